@@ -1,0 +1,308 @@
+"""Every write to pipelines, runs and step runs goes through here.
+
+``transition`` is the one way a step run changes state: a conditional UPDATE (``WHERE status =
+<expected> AND attempt = <attempt>``), so a move that lost a race, or a stale or repeated event, is
+a no-op. Each applied move writes a StepRunEvent with the run's next sequence number, and may
+cause follow-ups in the same transaction (retry, ready dependents, skipped dependents, the run's
+own status). Events are published and dispatch is requested only after commit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Collection
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+
+from . import dag, outbox, states
+from .models import Pipeline, PipelineVersion, Run, Step, StepRun, StepRunEvent
+from .spec import NodeLimits, PipelineSpec, Problem, spec_from_dict, spec_to_dict
+
+log = logging.getLogger(__name__)
+
+
+class SpecInvalid(Exception):
+    """The spec has error-severity problems; ``problems`` lists all of them."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(p.message for p in problems))
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------- pipelines
+
+
+def checked_spec(data: dict, limits: NodeLimits | None = None) -> PipelineSpec:
+    """Parse and validate a spec dict; raise SpecInvalid listing every error."""
+    spec = spec_from_dict(data)
+    errors = [p for p in dag.validate(spec, limits) if p.severity == "error"]
+    if errors:
+        raise SpecInvalid(errors)
+    return spec
+
+
+def create_pipeline(*, team, name: str, spec: dict, user, description: str = "", message: str = "",
+                    limits: NodeLimits | None = None) -> Pipeline:
+    parsed = checked_spec(spec, limits)
+    with transaction.atomic():
+        pipeline = Pipeline.objects.create(team=team, name=name, description=description, created_by=user)
+        _write_version(pipeline, parsed, user=user, message=message or "created", number=1)
+    return pipeline
+
+
+def save_version(pipeline: Pipeline, *, spec: dict, user, message: str = "",
+                 limits: NodeLimits | None = None) -> PipelineVersion:
+    """Save a new immutable version; the number is the next free one even under concurrency."""
+    parsed = checked_spec(spec, limits)
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                latest = pipeline.versions.aggregate(n=Max("number"))["n"] or 0
+                return _write_version(pipeline, parsed, user=user, message=message, number=latest + 1)
+        except IntegrityError:
+            continue  # someone saved the same number first; take the next one
+    raise RuntimeError(f"could not save a version of {pipeline} after 5 attempts")
+
+
+def _write_version(pipeline: Pipeline, spec: PipelineSpec, *, user, message: str, number: int) -> PipelineVersion:
+    version = PipelineVersion.objects.create(
+        pipeline=pipeline, number=number, message=message, spec=spec_to_dict(spec), created_by=user
+    )
+    Step.objects.bulk_create(
+        Step(
+            version=version, name=s.name, type=s.type, image=s.image, command=list(s.command), env=dict(s.env),
+            cpu=s.resources.cpu, memory_mb=s.resources.memory_mb, gpu=s.resources.gpu,
+            gpu_class=s.resources.gpu_class, inputs=dict(s.inputs), outputs=list(s.outputs),
+            depends_on=list(s.depends_on), retries=s.retries, timeout_s=s.timeout_s, estimate_s=s.estimate_s,
+            position_x=s.position.get("x", 0.0), position_y=s.position.get("y", 0.0),
+        )
+        for s in spec.steps
+    )
+    return version
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def submit_run(pipeline: Pipeline, *, user, now: datetime, version: PipelineVersion | None = None,
+               parameters: dict[str, Any] | None = None, priority: int = 0,
+               limits: NodeLimits | None = None) -> Run:
+    """Create a run of ``version`` (default: the latest) and queue its root steps."""
+    version = version or pipeline.latest_version
+    if version is None:
+        raise SpecInvalid([Problem(code="empty", message=f"pipeline '{pipeline.name}' has no saved version")])
+    spec = checked_spec(version.spec, limits)
+    with transaction.atomic():
+        run = Run.objects.create(
+            pipeline=pipeline, version=version, team_id=pipeline.team_id, spec=version.spec,
+            parameters=parameters or {}, priority=priority, created_by=user,
+        )
+        run.workdir = str(settings.TRELLIS_RUNS_DIR / str(run.pk))
+        run.save(update_fields=["workdir"])
+        StepRun.objects.bulk_create(
+            StepRun(
+                run=run, team_id=run.team_id, step_name=s.name, step_type=s.type, max_attempts=s.retries + 1,
+                cpu=s.resources.cpu, memory_mb=s.resources.memory_mb, gpu=s.resources.gpu,
+                gpu_class=s.resources.gpu_class, priority=priority, timeout_s=s.timeout_s,
+            )
+            for s in spec.steps
+        )
+        roots = StepRun.objects.filter(run=run, step_name__in=[s.name for s in spec.steps if not s.upstream])
+        _apply(run, [_Move(sr, states.QUEUED) for sr in roots], now=now)
+    return run
+
+
+def cancel_run(run_id: int, *, now: datetime, reason: str = "cancelled") -> bool:
+    """Cancel every unfinished step run and the run itself; stop active jobs after commit."""
+    with transaction.atomic():
+        run = Run.objects.filter(pk=run_id).first()
+        if run is None or run.status in states.RUN_FINAL:
+            return False
+        open_steps = list(StepRun.objects.filter(run=run, status__in=states.STEP_CANCELLABLE))
+        handles = [sr.handle for sr in open_steps if sr.status in states.STEP_ACTIVE and sr.handle]
+        _apply(run, [_Move(sr, states.CANCELLED, reason=reason) for sr in open_steps], now=now,
+               run_status=states.RUN_CANCELLED, run_reason=reason)
+        outbox.request_cancel(handles)
+    return True
+
+
+def transition(step_run_id: int, *, to: str, now: datetime, expected: Collection[str] | str | None = None,
+               attempt: int | None = None, reason: str = "", exit_code: int | None = None,
+               allow_retry: bool = True, **fields: Any) -> bool:
+    """Move one step run to ``to`` if it is still in ``expected`` (and at ``attempt``).
+
+    Returns False, changing nothing, when the step run moved on meanwhile: the caller lost a race
+    or replayed a stale event. Follow-ups (retry, dependents, run status) happen in the same
+    transaction.
+    """
+    expected_set = {expected} if isinstance(expected, str) else set(expected or states.STEP_STATES)
+    with transaction.atomic():
+        sr = StepRun.objects.select_related("run").filter(pk=step_run_id).first()
+        if sr is None or sr.status not in expected_set or (attempt is not None and sr.attempt != attempt):
+            return False
+        if not states.can_move(sr.status, to):
+            raise InvalidTransition(f"step run {sr}: {sr.status} -> {to} is not allowed")
+        move = _Move(sr, to, reason=reason, exit_code=exit_code, fields=fields, allow_retry=allow_retry)
+        return bool(_apply(sr.run, [move], now=now))
+
+
+# ----------------------------------------------------------------------------- the mechanism
+
+
+@dataclass
+class _Move:
+    step_run: StepRun
+    to: str
+    reason: str = ""
+    exit_code: int | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    attempt: int | None = None  # the attempt after the move (a retry increments it)
+    allow_retry: bool = True  # False for a failure that a retry cannot mend
+
+
+@dataclass(frozen=True)
+class _Change:
+    step_run_id: int
+    step_name: str
+    attempt: int
+    from_status: str
+    to_status: str
+    reason: str
+    exit_code: int | None
+
+
+def _timestamps(to: str, sr: StepRun, now: datetime) -> dict[str, Any]:
+    if to == states.QUEUED:
+        return {"queued_at": sr.queued_at or now, "started_at": None, "finished_at": None}
+    if to == states.ADMITTED:
+        return {"admitted_at": now}
+    if to == states.RUNNING:
+        return {"started_at": now}
+    if to in states.STEP_FINAL or to == states.PREEMPTED:
+        return {"finished_at": now}
+    return {}
+
+
+def _apply_one(move: _Move, now: datetime) -> _Change | None:
+    sr = move.step_run
+    attempt = move.attempt or sr.attempt
+    updates = {"status": move.to, "reason": move.reason, "attempt": attempt, **_timestamps(move.to, sr, now)}
+    if move.exit_code is not None or move.to == states.QUEUED:
+        updates["exit_code"] = move.exit_code
+    updates.update(move.fields)
+    won = StepRun.objects.filter(pk=sr.pk, status=sr.status, attempt=sr.attempt).update(**updates)
+    if not won:
+        return None
+    change = _Change(sr.pk, sr.step_name, attempt, sr.status, move.to, move.reason, move.exit_code)
+    for key, value in updates.items():
+        setattr(sr, key, value)
+    return change
+
+
+def _apply(run: Run, moves: list[_Move], *, now: datetime, run_status: str | None = None,
+           run_reason: str = "") -> list[_Change]:
+    """Apply moves and their follow-ups, then the run's status, events, publishing, dispatch."""
+    changes: list[_Change] = []
+    pending = list(moves)
+    spec: PipelineSpec | None = None
+    rows: dict[str, StepRun] | None = None
+    while pending:
+        move = pending.pop(0)
+        change = _apply_one(move, now)
+        if change is None:
+            continue
+        changes.append(change)
+        if move.to in (states.SUCCEEDED, states.FAILED, states.PREEMPTED):
+            spec = spec or spec_from_dict(run.spec)
+            rows = rows or {sr.step_name: sr for sr in StepRun.objects.filter(run=run)}
+            rows[move.step_run.step_name] = move.step_run
+            pending.extend(_follow_ups(move, spec, rows, now))
+    if changes:
+        _record(run, changes, now=now, run_status=run_status, run_reason=run_reason)
+    return changes
+
+
+def _backoff_s(attempt: int) -> float:
+    """Exponential backoff before attempt ``attempt`` (2, 3, ...), capped."""
+    base, cap = settings.TRELLIS_RETRY_BACKOFF_S, settings.TRELLIS_RETRY_BACKOFF_MAX_S
+    return min(cap, base * 2 ** max(0, attempt - 2))
+
+
+def _follow_ups(move: _Move, spec: PipelineSpec, rows: dict[str, StepRun], now: datetime) -> list[_Move]:
+    sr = move.step_run
+    if move.to == states.PREEMPTED:
+        return [_Move(sr, states.QUEUED, reason=f"preempted: {move.reason}" if move.reason else "preempted")]
+    if move.to == states.FAILED:
+        if move.allow_retry and sr.attempt < sr.max_attempts:
+            delay = _backoff_s(sr.attempt + 1)
+            reason = f"retry {sr.attempt + 1} of {sr.max_attempts} in {delay:g} s after: {move.reason}"
+            outbox.request_dispatch(countdown=delay)
+            return [_Move(sr, states.QUEUED, reason=reason, attempt=sr.attempt + 1,
+                          fields={"ready_at": now + timedelta(seconds=delay), "handle": ""})]
+        why = f"upstream step '{sr.step_name}' failed"
+        below = dag.downstream(spec, sr.step_name)
+        return [
+            _Move(rows[name], states.SKIPPED, reason=why)
+            for name in spec.names
+            if name in below and rows[name].status == states.PENDING
+        ]
+    # succeeded: queue each direct dependent whose upstream steps have all succeeded
+    ready = []
+    for step in spec.steps:
+        if sr.step_name in step.upstream and rows[step.name].status == states.PENDING:
+            if all(rows[u].status == states.SUCCEEDED for u in step.upstream):
+                ready.append(_Move(rows[step.name], states.QUEUED, fields={"ready_at": now}))
+    return ready
+
+
+def _run_status_after(run: Run, changes: list[_Change]) -> tuple[str, str]:
+    step_states = list(StepRun.objects.filter(run=run).values_list("status", flat=True))
+    outcome = states.run_outcome(step_states)
+    if outcome is not None:
+        failed = [c for c in changes if c.to_status == states.FAILED]
+        reason = f"step '{failed[-1].step_name}' failed: {failed[-1].reason}" if failed else run.reason
+        if outcome == states.RUN_FAILED and not failed:
+            bad = StepRun.objects.filter(run=run, status=states.FAILED).first()
+            reason = f"step '{bad.step_name}' failed: {bad.reason}" if bad else run.reason
+        return outcome, reason
+    if run.status == states.RUN_QUEUED and any(c.to_status in states.STEP_ACTIVE for c in changes):
+        return states.RUN_RUNNING, run.reason
+    return run.status, run.reason
+
+
+def _record(run: Run, changes: list[_Change], *, now: datetime, run_status: str | None, run_reason: str) -> None:
+    old_status = run.status
+    new_status, reason = (run_status, run_reason) if run_status else _run_status_after(run, changes)
+    run_updates: dict[str, Any] = {"last_seq": F("last_seq") + len(changes)}
+    if new_status != old_status:
+        run_updates.update(status=new_status, reason=reason)
+        if new_status == states.RUN_RUNNING:
+            run_updates["started_at"] = now
+        if new_status in states.RUN_FINAL:
+            run_updates["finished_at"] = now
+    Run.objects.filter(pk=run.pk).update(**run_updates)
+    run.refresh_from_db(fields=["last_seq", "status", "reason", "started_at", "finished_at"])
+    first_seq = run.last_seq - len(changes) + 1
+    events = StepRunEvent.objects.bulk_create(
+        StepRunEvent(
+            run_id=run.pk, step_run_id=c.step_run_id, seq=first_seq + i, step_name=c.step_name,
+            attempt=c.attempt, from_status=c.from_status, to_status=c.to_status, reason=c.reason[:1000],
+            exit_code=c.exit_code, run_status=run.status, at=now,
+        )
+        for i, c in enumerate(changes)
+    )
+    outbox.publish_step_events([e.as_message() for e in events], team_ids=[run.team_id])
+    frees_or_queues = any(
+        c.from_status in states.STEP_ACTIVE or c.to_status == states.QUEUED and c.from_status == states.PENDING
+        for c in changes
+    )
+    if frees_or_queues:
+        outbox.request_dispatch()
+

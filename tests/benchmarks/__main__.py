@@ -1,0 +1,20 @@
+"""make bench: every benchmark in this folder, printed as numbers and ratios (no assertions)."""
+from __future__ import annotations
+
+import sys
+
+from . import pipeline_overhead
+
+BENCHMARKS = {"pipeline_overhead": pipeline_overhead.main}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    for name in names:
+        print(f"\n=== {name} ===", flush=True)
+        BENCHMARKS[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,68 @@
+"""Fixtures shared by the Django-backed tests. Real services come from tests/harness.py."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def make_team(db):
+    from scheduling.models import Quota, Team
+
+    def make(name: str = "vision", *, cpu: float = 8, memory_mb: int = 65536, gpu: int = 0) -> Team:
+        team = Team.objects.create(name=name)
+        Quota.objects.create(team=team, cpu=cpu, memory_mb=memory_mb, gpu=gpu)
+        return team
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    from django.contrib.auth import get_user_model
+
+    from scheduling.models import Membership
+
+    def make(username: str = "ada", *, team=None, role: str = "editor"):
+        user = get_user_model().objects.create_user(username=username, password="pw-" + username)
+        if team is not None:
+            Membership.objects.create(team=team, user=user, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api(db):
+    """An API client; ``api.as_user(user)`` logs in by forcing authentication."""
+
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+
+    def as_user(user):
+        client.force_authenticate(user)
+        return client
+
+    client.as_user = as_user
+    return client
+
+
+def wait_until(predicate, *, timeout_s: float = 60, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; integration tests wait on state."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
