@@ -135,7 +135,7 @@ class StepRun(models.Model):
     log_path = models.CharField(max_length=500, blank=True)
 
     class Meta:
-        ordering = ["run", "id"]
+        ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["run", "step_name"], name="one_step_run_per_step")]
         indexes = [models.Index(fields=["status", "queued_at"], name="steprun_queue_idx")]
 
@@ -159,7 +159,7 @@ class StepRunEvent(models.Model):
     at = models.DateTimeField()
 
     class Meta:
-        ordering = ["run", "seq"]
+        ordering = ["run_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="event_seq_unique_in_run")]
 
     def __str__(self) -> str:

@@ -4,10 +4,13 @@ Only JSON-plain payloads leave. ``pipelines`` never imports ``scheduling``: task
 """
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+import os
+import threading
 from typing import Iterable
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -34,17 +37,47 @@ def _send_task(name: str, args: tuple = (), countdown: float | None = None) -> N
         log.exception("could not enqueue %s; the periodic dispatch will catch up", name)
 
 
-def _publish(messages: list[dict], team_ids: set[int]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        for message in messages:
-            async_to_sync(layer.group_send)(run_group(message["run"]), message)
-        for team_id in team_ids:
-            async_to_sync(layer.group_send)(team_group(team_id), {"type": "team.changed", "team": team_id})
-    except Exception:  # clients resume from the database by sequence number
-        log.exception("could not publish %d step events", len(messages))
+class _Publisher:
+    """Publishes from one background thread with its own event loop, so the channel layer keeps
+    its Redis connections and a transition never waits for the network. Order is kept: one
+    queue, one consumer. A message lost here (process killed) is not lost to clients: they
+    resume from the database by sequence number."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():  # a forked child needs its own thread
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop.run_forever, name="trellis-publisher", daemon=True).start()
+            return self._loop
+
+    def submit(self, messages: list[dict], team_ids: set[int]) -> concurrent.futures.Future:
+        return asyncio.run_coroutine_threadsafe(self._send(messages, team_ids), self._ensure_loop())
+
+    @staticmethod
+    async def _send(messages: list[dict], team_ids: set[int]) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            for message in messages:
+                await layer.group_send(run_group(message["run"]), message)
+            for team_id in team_ids:
+                await layer.group_send(team_group(team_id), {"type": "team.changed", "team": team_id})
+        except Exception:
+            log.exception("could not publish %d step events", len(messages))
+
+
+_publisher = _Publisher()
+
+
+def _publish(messages: list[dict], team_ids: set[int]) -> concurrent.futures.Future:
+    return _publisher.submit(messages, team_ids)
 
 
 def publish_step_events(messages: Iterable[dict], team_ids: Iterable[int] = ()) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Collection
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Max
 
 from . import dag, outbox, states
 from .models import Pipeline, PipelineVersion, Run, Step, StepRun, StepRunEvent
@@ -122,7 +122,7 @@ def submit_run(pipeline: Pipeline, *, user, now: datetime, version: PipelineVers
 def cancel_run(run_id: int, *, now: datetime, reason: str = "cancelled") -> bool:
     """Cancel every unfinished step run and the run itself; stop active jobs after commit."""
     with transaction.atomic():
-        run = Run.objects.filter(pk=run_id).first()
+        run = _locked_run(run_id)
         if run is None or run.status in states.RUN_FINAL:
             return False
         open_steps = list(StepRun.objects.filter(run=run, status__in=states.STEP_CANCELLABLE))
@@ -143,17 +143,25 @@ def transition(step_run_id: int, *, to: str, now: datetime, expected: Collection
     transaction.
     """
     expected_set = {expected} if isinstance(expected, str) else set(expected or states.STEP_STATES)
-    with transaction.atomic():
-        sr = StepRun.objects.select_related("run").filter(pk=step_run_id).first()
+    with transaction.atomic(savepoint=False):
+        sr = StepRun.objects.filter(pk=step_run_id).first()
         if sr is None or sr.status not in expected_set or (attempt is not None and sr.attempt != attempt):
             return False
         if not states.can_move(sr.status, to):
             raise InvalidTransition(f"step run {sr}: {sr.status} -> {to} is not allowed")
         move = _Move(sr, to, reason=reason, exit_code=exit_code, fields=fields, allow_retry=allow_retry)
-        return bool(_apply(sr.run, [move], now=now))
+        return bool(_apply(_locked_run(sr.run_id), [move], now=now))
 
 
 # ----------------------------------------------------------------------------- the mechanism
+
+
+def _locked_run(run_id: int) -> Run | None:
+    """The run, locked until commit (a row lock on PostgreSQL; SQLite's IMMEDIATE transaction holds
+    the write lock already): its ``last_seq`` is then ours to advance."""
+    return Run.objects.select_for_update().filter(pk=run_id).only(
+        "id", "team_id", "status", "reason", "spec", "last_seq"
+    ).first()
 
 
 @dataclass
@@ -212,19 +220,21 @@ def _apply(run: Run, moves: list[_Move], *, now: datetime, run_status: str | Non
     changes: list[_Change] = []
     pending = list(moves)
     spec: PipelineSpec | None = None
-    rows: dict[str, StepRun] | None = None
+    rows: dict[str, StepRun] = {}  # every step run of the run, loaded when a final move needs them
     while pending:
         move = pending.pop(0)
         change = _apply_one(move, now)
         if change is None:
             continue
         changes.append(change)
-        if move.to in (states.SUCCEEDED, states.FAILED, states.PREEMPTED):
+        if move.to in states.STEP_FINAL or move.to == states.PREEMPTED:
             spec = spec or spec_from_dict(run.spec)
-            rows = rows or {sr.step_name: sr for sr in StepRun.objects.filter(run=run)}
+            rows = rows or {sr.step_name: sr for sr in StepRun.objects.filter(run_id=run.pk)}
             rows[move.step_run.step_name] = move.step_run
             pending.extend(_follow_ups(move, spec, rows, now))
     if changes:
+        if run_status is None:
+            run_status, run_reason = _run_status_after(run, changes, rows)
         _record(run, changes, now=now, run_status=run_status, run_reason=run_reason)
     return changes
 
@@ -253,6 +263,8 @@ def _follow_ups(move: _Move, spec: PipelineSpec, rows: dict[str, StepRun], now: 
             for name in spec.names
             if name in below and rows[name].status == states.PENDING
         ]
+    if move.to != states.SUCCEEDED:
+        return []
     # succeeded: queue each direct dependent whose upstream steps have all succeeded
     ready = []
     for step in spec.steps:
@@ -262,34 +274,37 @@ def _follow_ups(move: _Move, spec: PipelineSpec, rows: dict[str, StepRun], now: 
     return ready
 
 
-def _run_status_after(run: Run, changes: list[_Change]) -> tuple[str, str]:
-    step_states = list(StepRun.objects.filter(run=run).values_list("status", flat=True))
-    outcome = states.run_outcome(step_states)
-    if outcome is not None:
-        failed = [c for c in changes if c.to_status == states.FAILED]
-        reason = f"step '{failed[-1].step_name}' failed: {failed[-1].reason}" if failed else run.reason
-        if outcome == states.RUN_FAILED and not failed:
-            bad = StepRun.objects.filter(run=run, status=states.FAILED).first()
-            reason = f"step '{bad.step_name}' failed: {bad.reason}" if bad else run.reason
-        return outcome, reason
+def _run_status_after(run: Run, changes: list[_Change], rows: dict[str, StepRun]) -> tuple[str, str]:
+    """The run's status and reason after ``changes``. Only a final move can end a run, and a final
+    move has loaded ``rows`` (all step runs, current), so this needs no query of its own."""
+    if rows and any(c.to_status in states.STEP_FINAL for c in changes):
+        outcome = states.run_outcome([sr.status for sr in rows.values()])
+        if outcome == states.RUN_FAILED:
+            failed = [c for c in changes if c.to_status == states.FAILED] or [
+                _Change(sr.pk, sr.step_name, sr.attempt, "", sr.status, sr.reason, sr.exit_code)
+                for sr in rows.values() if sr.status == states.FAILED
+            ]
+            return outcome, f"step '{failed[-1].step_name}' failed: {failed[-1].reason}"
+        if outcome is not None:
+            return outcome, run.reason
     if run.status == states.RUN_QUEUED and any(c.to_status in states.STEP_ACTIVE for c in changes):
         return states.RUN_RUNNING, run.reason
     return run.status, run.reason
 
 
-def _record(run: Run, changes: list[_Change], *, now: datetime, run_status: str | None, run_reason: str) -> None:
-    old_status = run.status
-    new_status, reason = (run_status, run_reason) if run_status else _run_status_after(run, changes)
-    run_updates: dict[str, Any] = {"last_seq": F("last_seq") + len(changes)}
-    if new_status != old_status:
-        run_updates.update(status=new_status, reason=reason)
-        if new_status == states.RUN_RUNNING:
+def _record(run: Run, changes: list[_Change], *, now: datetime, run_status: str, run_reason: str) -> None:
+    """Advance the run's sequence and status, write the events, publish and ask for dispatch."""
+    first_seq = run.last_seq + 1
+    run_updates: dict[str, Any] = {"last_seq": run.last_seq + len(changes)}
+    if run_status != run.status:
+        run_updates.update(status=run_status, reason=run_reason[:1000])
+        if run_status == states.RUN_RUNNING:
             run_updates["started_at"] = now
-        if new_status in states.RUN_FINAL:
+        if run_status in states.RUN_FINAL:
             run_updates["finished_at"] = now
     Run.objects.filter(pk=run.pk).update(**run_updates)
-    run.refresh_from_db(fields=["last_seq", "status", "reason", "started_at", "finished_at"])
-    first_seq = run.last_seq - len(changes) + 1
+    for key, value in run_updates.items():
+        setattr(run, key, value)
     events = StepRunEvent.objects.bulk_create(
         StepRunEvent(
             run_id=run.pk, step_run_id=c.step_run_id, seq=first_seq + i, step_name=c.step_name,

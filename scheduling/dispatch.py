@@ -28,8 +28,7 @@ LOCK_NAME = "dispatch-lock"
 def lock_dispatcher() -> None:
     """One dispatcher at a time: a row lock on PostgreSQL; SQLite's IMMEDIATE transactions already
     serialise writers."""
-    DispatchCursor.objects.get_or_create(name=LOCK_NAME)
-    DispatchCursor.objects.select_for_update().get(name=LOCK_NAME)
+    DispatchCursor.objects.select_for_update().get_or_create(name=LOCK_NAME)
 
 
 def dispatch_once(*, executor: Executor, policy: str, now: datetime) -> core.Decision:

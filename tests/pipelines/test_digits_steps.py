@@ -130,7 +130,9 @@ def test_the_spec_has_six_well_formed_steps(spec: PipelineSpec) -> None:
 def test_every_input_names_an_existing_producers_output(spec: PipelineSpec) -> None:
     outputs = {f"{s.name}.{o}" for s in spec.steps for o in s.outputs}
 
-    dangling = [(s.name, local, src) for s in spec.steps for local, src in s.inputs.items() if src not in outputs]
+    dangling = [
+        (s.name, local, source) for s in spec.steps for local, source in s.inputs.items() if source not in outputs
+    ]
 
     assert dangling == []
 
@@ -179,7 +181,9 @@ def test_select_best_keeps_the_more_accurate_model(workdir: Path) -> None:
     assert chosen == json.loads((artifact(workdir, f"train-{best}.model") / "model.json").read_text())
 
 
-def test_select_best_prints_its_metrics_json_as_the_last_log_line(workdir: Path, logs: dict[str, str]) -> None:
+def test_select_best_prints_its_metrics_json_as_the_last_log_line(
+    workdir: Path, logs: dict[str, str]
+) -> None:
     last_line = logs["select-best"].strip().splitlines()[-1]
 
     assert json.loads(last_line) == read_json(workdir, "select-best.metrics")
@@ -210,7 +214,9 @@ def test_training_logs_one_line_per_epoch(workdir: Path, logs: dict[str, str]) -
         pytest.param("train-mlp", "missing input 'dataset': TRELLIS_INPUT_DATASET is not set", id="train"),
         pytest.param("evaluate-cnn", "missing input 'model': TRELLIS_INPUT_MODEL is not set", id="evaluate"),
         pytest.param(
-            "select-best", "missing input 'mlp_metrics': TRELLIS_INPUT_MLP_METRICS is not set", id="select-best"
+            "select-best",
+            "missing input 'mlp_metrics': TRELLIS_INPUT_MLP_METRICS is not set",
+            id="select-best",
         ),
     ],
 )
@@ -236,7 +242,9 @@ def test_an_input_that_does_not_exist_is_named_in_the_error(spec: PipelineSpec, 
     assert "Traceback" not in done.stderr
 
 
-def test_a_non_integer_parameter_is_refused_clearly(spec: PipelineSpec, workdir: Path, tmp_path: Path) -> None:
+def test_a_non_integer_parameter_is_refused_clearly(
+    spec: PipelineSpec, workdir: Path, tmp_path: Path
+) -> None:
     step = spec.step("train-mlp")
     copy_artifacts(workdir, tmp_path, "prepare.dataset")
 
@@ -247,6 +255,28 @@ def test_a_non_integer_parameter_is_refused_clearly(spec: PipelineSpec, workdir:
     assert "Traceback" not in done.stderr
 
 
+def test_a_terminated_step_exits_143_and_leaves_no_temporary_files(
+    spec: PipelineSpec, workdir: Path, tmp_path: Path
+) -> None:
+    step = spec.step("train-cnn")
+    copy_artifacts(workdir, tmp_path, "prepare.dataset")
+    proc = subprocess.Popen(
+        list(step.command), cwd=tmp_path, env=step_env(step, tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    for line in proc.stdout:
+        if line.startswith("epoch   2/"):
+            proc.send_signal(signal.SIGTERM)  # what the local executor sends on cancel or timeout
+            break
+
+    _, stderr = proc.communicate(timeout=STEP_TIMEOUT_S)
+
+    assert proc.returncode == 143
+    assert stderr.strip() == "train-cnn: stopped by SIGTERM"
+    assert list(tmp_path.rglob(".*.tmp-*")) == []
+    assert (tmp_path / "checkpoints" / "train-cnn" / "train-cnn.pt").is_file()
+
+
 def test_an_interrupted_training_resumes_from_its_checkpoint_with_the_same_weights(
     spec: PipelineSpec, workdir: Path, tmp_path: Path
 ) -> None:
@@ -254,7 +284,7 @@ def test_an_interrupted_training_resumes_from_its_checkpoint_with_the_same_weigh
 
     step = spec.step("train-mlp")
     copy_artifacts(workdir, tmp_path, "prepare.dataset")
-    # Attempt 1 is killed, as a preempted pod would be, once it has logged a few epochs.
+    # Attempt 1 is killed outright, as an evicted pod or a lost node would be, a few epochs in.
     first = subprocess.Popen(
         list(step.command), cwd=tmp_path, env=step_env(step, tmp_path), stdout=subprocess.PIPE, text=True
     )

@@ -50,7 +50,8 @@ def main() -> None:
         "confusion": confusion.tolist(),
     }
 
-    runtime.log(f"{meta['arch']}: test accuracy {metrics['accuracy']:.4f}, loss {loss:.4f} on {len(y)} examples")
+    arch, accuracy = meta["arch"], metrics["accuracy"]
+    runtime.log(f"{arch}: test accuracy {accuracy:.4f}, loss {loss:.4f} on {len(y)} examples")
     runtime.log("per class: " + "  ".join(f"{c}:{a:.3f}" for c, a in per_class.items()))
     runtime.write_json(out, metrics)
     runtime.log(f"wrote metrics to {out}")

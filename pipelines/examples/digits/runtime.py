@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,9 +57,9 @@ def param_int(name: str, default: int, *, minimum: int = 0) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise StepError(f"parameter '{name.lower()}' must be an integer, got {value!r} (from {var})")
+        raise StepError(f"parameter '{name}' must be an integer, got {value!r} (from {var})") from None
     if number < minimum:
-        raise StepError(f"parameter '{name.lower()}' must be at least {minimum}, got {number} (from {var})")
+        raise StepError(f"parameter '{name}' must be at least {minimum}, got {number} (from {var})")
     return number
 
 
@@ -110,7 +111,7 @@ def read_json(path: Path, *, name: str) -> Any:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise StepError(f"input '{name}' is not readable JSON: {path}: {exc}")
+        raise StepError(f"input '{name}' is not readable JSON: {path}: {exc}") from None
 
 
 def log(message: str) -> None:
@@ -118,10 +119,20 @@ def log(message: str) -> None:
 
 
 def run(main: Callable[[], None]) -> None:
-    """Run a step's ``main``; a StepError becomes one line on stderr and exit code 2."""
+    """Run a step's ``main``; a StepError becomes one line on stderr and exit code 2.
+
+    SIGTERM (a cancel, a timeout, a preempted pod) becomes a normal exit with code 143, so that
+    ``finally`` blocks still remove half-written outputs.
+    """
     # Logs are files or pipes, where Python would buffer whole blocks; users watch them live.
     sys.stdout.reconfigure(line_buffering=True)
     step = os.environ.get("TRELLIS_STEP", "step")
+
+    def stop(signum: int, frame: object) -> None:
+        print(f"{step}: stopped by {signal.Signals(signum).name}", file=sys.stderr, flush=True)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         main()
     except StepError as exc:

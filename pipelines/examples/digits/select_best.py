@@ -21,7 +21,7 @@ from pipelines.examples.digits import runtime
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m pipelines.examples.digits.select_best")
-    parser.add_argument("candidates", nargs="+", help="names whose <name>_metrics and <name>_model are inputs")
+    parser.add_argument("candidates", nargs="+", help="names c with inputs c_metrics and c_model")
     candidates = parser.parse_args().candidates
 
     metrics_in = {c: runtime.input_path(f"{c}_metrics") for c in candidates}

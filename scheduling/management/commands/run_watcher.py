@@ -17,4 +17,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stopping.append(True))
         executor = get_executor()
-        follow(executor, name=f"watcher:{type(executor).__name__}", should_stop=lambda: bool(stopping))
+        name = f"watcher:{type(executor).__name__}"
+        self.stdout.write(f"watching {name}")
+        self.stdout.flush()
+        follow(executor, name=name, should_stop=lambda: bool(stopping))
