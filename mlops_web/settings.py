@@ -93,13 +93,16 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes write (web, worker, watcher): WAL lets readers go on while one writes,
     # and IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_MAX_AGE"] = None  # a local file: keep it open for the process's life
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+if _flag("TRELLIS_FAST_PASSWORD_HASHING", False):  # the test harness sets it: hashing dominates user setup
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -114,6 +117,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.exists() else []
 WHITENOISE_USE_FINDERS = True
@@ -172,6 +176,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Trellis itself.
+TRELLIS_HOST = os.environ.get("TRELLIS_HOST", "127.0.0.1")
+TRELLIS_PORT = int(os.environ.get("TRELLIS_PORT", "8000"))
 TRELLIS_EXECUTOR = os.environ.get("TRELLIS_EXECUTOR", "local")
 TRELLIS_POLICY = os.environ.get("TRELLIS_POLICY", "fifo")
 # The function that reports the largest node, for validating step sizes (pipelines.limits).

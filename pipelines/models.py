@@ -45,7 +45,7 @@ class PipelineVersion(models.Model):
         return f"{self.pipeline} v{self.number}"
 
     def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.pop("force_insert", False):
+        if not self._state.adding:  # loaded or saved already; force_insert must not overwrite it
             raise ValidationError("A pipeline version is immutable: save a new version instead.")
         super().save(*args, **kwargs)
 

@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 from typing import Callable
 
+from django.db import transaction
 from django.utils import timezone
 
 from pipelines import services, states
@@ -36,23 +37,44 @@ def record_event(event: ExecutorEvent, *, now: datetime) -> bool:
         services.transition(sr["id"], to=states.RUNNING, expected=states.ADMITTED, node=event.node, **move)
     if event.kind == EXITED and event.exit_code == 0:
         return services.transition(sr["id"], to=states.SUCCEEDED, expected=states.RUNNING, exit_code=0, **move)
+    # The exit code is what an EXITED event must carry; a wording of it is the executor's option.
+    reason = event.reason or (f"exited with code {event.exit_code}" if event.kind == EXITED else "")
     return services.transition(
-        sr["id"], to=states.FAILED, expected=states.RUNNING, reason=event.reason, exit_code=event.exit_code, **move
+        sr["id"], to=states.FAILED, expected=states.RUNNING, reason=reason, exit_code=event.exit_code, **move
     )
 
 
+def record_batch(events: list[ExecutorEvent]) -> None:
+    """Record events that arrived together in one transaction, so their websocket messages and
+    dispatch request leave together."""
+    with transaction.atomic():
+        now = timezone.now()
+        for event in events:
+            record_event(event, now=now)
+
+
 def follow(executor: Executor, *, name: str, should_stop: Callable[[], bool] = lambda: False) -> None:
-    """Record the executor's events until ``should_stop()``; save the position as it goes."""
+    """Record the executor's events until ``should_stop()``; save the position as it goes.
+
+    ``watch`` yields None whenever it has caught up; what arrived before it is one batch.
+    """
     cursor, _ = DispatchCursor.objects.get_or_create(name=name)
     position, saved_at = cursor.position, time.monotonic()
+    batch: list[ExecutorEvent] = []
     log.info("watching %s from position %r", name, position or "the start")
     for event in executor.watch(position or None):
         if event is not None:
-            record_event(event, now=timezone.now())
-            position = event.position
-        if position != cursor.position and (event is None or time.monotonic() - saved_at > SAVE_EVERY_S):
+            batch.append(event)
+            continue
+        if batch:
+            record_batch(batch)
+            position, batch = batch[-1].position, []
+        if position != cursor.position and time.monotonic() - saved_at > SAVE_EVERY_S:
             DispatchCursor.objects.filter(pk=cursor.pk).update(position=position)
             cursor.position, saved_at = position, time.monotonic()
         if should_stop():
             break
+    if batch:  # the executor's stream ended without a final catch-up marker
+        record_batch(batch)
+        position = batch[-1].position
     DispatchCursor.objects.filter(pk=cursor.pk).update(position=position)

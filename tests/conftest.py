@@ -27,6 +27,20 @@ def make_team(db):
 
 
 @pytest.fixture
+def make_pipeline(db, make_team):
+    """``make_pipeline(spec(...), team=...)``: a pipeline whose version 1 is that spec (a
+    PipelineSpec from tests/builders.py); without ``team``, a new team "vision" owns it."""
+    from pipelines import services
+    from pipelines.spec import spec_to_dict
+
+    def make(pipeline_spec, *, team=None, name: str = "pipe"):
+        return services.create_pipeline(team=team or make_team(), name=name, spec=spec_to_dict(pipeline_spec),
+                                        user=None)
+
+    return make
+
+
+@pytest.fixture
 def make_user(db):
     from django.contrib.auth import get_user_model
 

@@ -74,6 +74,7 @@ def _start() -> None:
     os.environ["TRELLIS_HARNESS_STARTED"] = "1"
     os.environ["TRELLIS_VAR_DIR"] = str(base / "var")
     os.environ.setdefault("TRELLIS_RETRY_BACKOFF_S", "0.2")
+    os.environ.setdefault("TRELLIS_FAST_PASSWORD_HASHING", "1")
     os.environ.setdefault("TRELLIS_CANCEL_GRACE_S", "2")
     redis, url = start_redis(base)
     os.environ["REDIS_URL"] = url

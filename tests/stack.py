@@ -41,11 +41,16 @@ class Stack:
         self.logs = Path(os.environ["TRELLIS_VAR_DIR"]) / "stack"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1"}
+        self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the servers keep Django's async safety checks
         self.port: int | None = None
 
     def start(self, *names: str) -> "Stack":
-        for name in names or ("worker", "watcher", "web"):
-            self._start(name)
+        try:
+            for name in names or ("worker", "watcher", "web"):
+                self._start(name)
+        except BaseException:
+            self.stop()  # leave nothing running behind a failed start
+            raise
         return self
 
     def _start(self, name: str) -> None:

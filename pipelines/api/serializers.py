@@ -27,11 +27,17 @@ MAX_ITEMS = 200  # entries of one list or object inside a step
 MAX_TEXT = 10_000
 MAX_NAME = 253  # longer than any valid name, so validation can still say what is wrong
 MAX_INT = 2**31 - 1  # what every integer column holds
+MAX_ID = 2**63 - 1  # the largest primary key a database holds
 MAX_FLOAT = 1e9
 MAX_RETRIES = 100
 MAX_PARAMETERS = 100
 MAX_SAFE_INT = 2**53  # exact in JavaScript
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def echoed(key: str) -> str:
+    """A key of the request as an error may name it: short, and encodable as UTF-8."""
+    return key[:MAX_NAME].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # -- strict fields -----------------------------------------------------------------------------
@@ -92,7 +98,7 @@ class KeyedDictField(serializers.DictField):
             try:
                 self.key_field.run_validation(key)
             except serializers.ValidationError as exc:
-                errors[str(key)[:MAX_NAME]] = [f"Invalid key: {m}" for m in exc.detail]
+                errors[echoed(str(key))] = [f"Invalid key: {m}" for m in exc.detail]
         if errors:
             raise serializers.ValidationError(errors)
         return super().run_child_validation(data)
@@ -189,7 +195,7 @@ class ParametersField(serializers.Field):
         for key, value in data.items():
             problem = self._key_problem(key, seen) or self._value_problem(value)
             if problem:
-                errors[key[:MAX_NAME]] = [problem]
+                errors[echoed(key)] = [problem]
         if errors:
             raise serializers.ValidationError(errors)
         return dict(data)
@@ -230,8 +236,12 @@ class LoginSerializer(serializers.Serializer):
     password = StrictCharField(max_length=4096, trim_whitespace=False)
 
 
+def name_taken(team, name: str) -> dict[str, list[str]]:
+    return {"name": [f"Team {team.name} already has a pipeline named {name!r}."]}
+
+
 class PipelineCreateSerializer(serializers.Serializer):
-    team = StrictIntegerField(min_value=1, help_text="A team you belong to (editor or admin to create).")
+    team = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="A team you belong to (editor to create).")
     name = serializers.SlugField(max_length=63)
     description = _text(required=False)
     spec = SpecSerializer()
@@ -245,7 +255,7 @@ class PipelineCreateSerializer(serializers.Serializer):
 
     def validate(self, data):
         if data["team"].pipelines.filter(name=data["name"]).exists():
-            raise serializers.ValidationError({"name": [f"Team {data['team'].name} already has a pipeline named {data['name']!r}."]})
+            raise serializers.ValidationError(name_taken(data["team"], data["name"]))
         return data
 
 
@@ -259,7 +269,7 @@ class SpecValidateSerializer(serializers.Serializer):
 
 
 class RunSubmitSerializer(serializers.Serializer):
-    pipeline = StrictIntegerField(min_value=1)
+    pipeline = StrictIntegerField(min_value=1, max_value=MAX_ID)
     version = StrictIntegerField(min_value=1, max_value=MAX_INT, required=False, help_text="Default: the latest.")
     parameters = ParametersField(required=False)
     priority = StrictIntegerField(min_value=-MAX_INT, max_value=MAX_INT, required=False)
@@ -274,17 +284,18 @@ class RunSubmitSerializer(serializers.Serializer):
         if "version" in data:
             version = data["pipeline"].versions.filter(number=data["version"]).first()
             if version is None:
-                raise serializers.ValidationError({"version": [f"Pipeline {data['pipeline'].name} has no version {data['version']}."]})
+                message = f"Pipeline {data['pipeline'].name} has no version {data['version']}."
+                raise serializers.ValidationError({"version": [message]})
             data["version"] = version
         return data
 
 
 class PipelineListQuerySerializer(serializers.Serializer):
-    team = serializers.IntegerField(min_value=1, required=False)
+    team = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
 
 class RunListQuerySerializer(serializers.Serializer):
-    pipeline = serializers.IntegerField(min_value=1, required=False)
+    pipeline = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     status = serializers.ChoiceField(choices=states.RUN_STATES, required=False)
 
 
@@ -412,8 +423,7 @@ class PipelineDetailSerializer(PipelineSerializer):
 
     @extend_schema_field(SpecSerializer(allow_null=True))
     def get_spec(self, pipeline) -> dict | None:
-        latest = pipeline.versions.order_by("-number").values_list("spec", flat=True).first()
-        return latest
+        return pipeline.versions.order_by("-number").values_list("spec", flat=True).first()
 
     @extend_schema_field(VersionSerializer(many=True))
     def get_versions(self, pipeline) -> list[dict]:

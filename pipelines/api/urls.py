@@ -1,13 +1,11 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
-
 from . import views
 
 urlpatterns = [
     path("auth/session/", views.SessionView.as_view(), name="auth-session"),
     path("auth/login/", views.LoginView.as_view(), name="auth-login"),
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
-    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/token/", views.TokenView.as_view(), name="auth-token"),
     path("pipelines/", views.PipelinesRoute.as_view(), name="pipelines"),
     path("pipelines/validate/", views.PipelineValidateView.as_view(), name="pipeline-validate"),
     path("pipelines/<int:pk>/", views.PipelineDetailView.as_view(), name="pipeline-detail"),

@@ -17,9 +17,11 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
@@ -29,6 +31,7 @@ from ..models import PipelineVersion
 from ..spec import spec_from_dict
 from . import logs
 from .errors import Conflict
+from .parsers import JSONParser
 from .permissions import CanWriteTeam
 from .serializers import (
     LogChunkSerializer,
@@ -45,10 +48,12 @@ from .serializers import (
     RunSubmitSerializer,
     SessionSerializer,
     SpecValidateSerializer,
+    TokenSerializer,
     VersionDetailSerializer,
     VersionSaveSerializer,
     VersionSerializer,
     VersionWithSpecSerializer,
+    name_taken,
 )
 
 
@@ -94,6 +99,17 @@ class LoginView(ApiView):
             return Response({"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
         login(request._request, user)
         return Response({"user": _user(user)})
+
+
+class TokenView(ObtainAuthToken):
+    """DRF's obtain_auth_token: ``{"username", "password"}`` -> ``{"token"}``."""
+
+    parser_classes = [FormParser, MultiPartParser, JSONParser]
+
+    @extend_schema(tags=["auth"], request=AuthTokenSerializer, responses=TokenSerializer,
+                   summary="A token for scripts: send it as 'Authorization: Token <token>'")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
 
 class LogoutView(ApiView):
@@ -144,7 +160,7 @@ class PipelineCreateView(ApiView):
                 description=data.get("description", ""), message=data.get("message", ""), limits=node_limits(),
             )
         except IntegrityError:  # created meanwhile by someone else
-            raise ValidationError({"name": [f"Team {data['team'].name} already has a pipeline named {data['name']!r}."]}) from None
+            raise ValidationError(name_taken(data["team"], data["name"])) from None
         pipeline = _pipeline(request.user, pipeline.pk, with_versions=True)
         return Response(PipelineDetailSerializer(pipeline).data, status=status.HTTP_201_CREATED)
 

@@ -124,6 +124,7 @@ class LocalExecutor:
                         event = self._event_from_line(line, offset)
                         if event is not None:
                             yield event
+                    yield None  # caught up: the caller may record what it has in one go
                     continue
                 if time.monotonic() - last_check > 0.25:
                     last_check = time.monotonic()

@@ -20,19 +20,21 @@ def trellis_environment(*processes: str):
 
     redis, url = start_redis(base)
     os.environ["REDIS_URL"] = url
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
-    from tests.stack import Stack
-
-    stack = Stack().start(*processes)
+    stack = None
     try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", interactive=False, verbosity=0)
+        from tests.stack import Stack
+
+        stack = Stack().start(*processes)
         yield stack
     finally:
-        stack.stop()
+        if stack is not None:
+            stack.stop()
         redis.terminate()
         redis.wait(5)
         shutil.rmtree(base, ignore_errors=True)

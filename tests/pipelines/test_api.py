@@ -23,6 +23,7 @@ def small_node() -> NodeLimits:
 def _small_cluster(settings, tmp_path):
     settings.TRELLIS_NODE_LIMITS = f"{__name__}.small_node"
     settings.TRELLIS_RUNS_DIR = tmp_path / "runs"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def diamond() -> dict:
     ))
 
 
-def make_pipeline(team, user, name="digits", spec_dict=None) -> Pipeline:
+def new_pipeline(team, user, name="digits", spec_dict=None) -> Pipeline:
     return services.create_pipeline(team=team, name=name, spec=spec_dict or diamond(), user=user)
 
 
@@ -134,7 +135,7 @@ def test_logout_ends_the_session_with_a_204(api, editor):
 
 
 def test_a_token_from_the_token_endpoint_authenticates_api_calls(api, editor, team):
-    make_pipeline(team, editor)
+    new_pipeline(team, editor)
     token = post(api, "/api/auth/token/", {"username": "ada", "password": "pw-ada"}).json()["token"]
 
     client = APIClient()
@@ -143,6 +144,13 @@ def test_a_token_from_the_token_endpoint_authenticates_api_calls(api, editor, te
 
     assert response.status_code == 200
     assert [p["name"] for p in response.json()["results"]] == ["digits"]
+
+
+def test_the_token_endpoint_refuses_a_wrong_password(api, editor):
+    response = post(api, "/api/auth/token/", {"username": "ada", "password": "nope"})
+
+    assert response.status_code == 400
+    assert "token" not in response.json()
 
 
 def test_a_wrong_token_is_refused(api):
@@ -181,9 +189,9 @@ def test_every_endpoint_refuses_an_anonymous_caller_with_403(api, method, url):
 
 
 def test_pipeline_list_shows_only_my_teams_pipelines_with_their_latest_version(api, team, other_team, editor, stranger):
-    mine = make_pipeline(team, editor, "digits")
+    mine = new_pipeline(team, editor, "digits")
     services.save_version(mine, spec=diamond(), user=editor, message="second")
-    make_pipeline(other_team, stranger, "speech")
+    new_pipeline(other_team, stranger, "speech")
 
     response = api.as_user(editor).get("/api/pipelines/")
 
@@ -203,8 +211,8 @@ def test_pipeline_list_shows_only_my_teams_pipelines_with_their_latest_version(a
 def test_pipeline_list_filters_by_team(api, make_team, team, editor):
     second = make_team("nlp")
     editor.memberships.create(team=second, role="editor")
-    make_pipeline(team, editor, "digits")
-    make_pipeline(second, editor, "parse")
+    new_pipeline(team, editor, "digits")
+    new_pipeline(second, editor, "parse")
 
     response = api.as_user(editor).get("/api/pipelines/", {"team": second.pk})
 
@@ -250,7 +258,7 @@ def test_creating_a_pipeline_in_a_team_i_do_not_belong_to_is_a_400_on_team(api, 
 
 
 def test_a_duplicate_pipeline_name_in_a_team_is_a_400(api, team, editor):
-    make_pipeline(team, editor, "digits")
+    new_pipeline(team, editor, "digits")
 
     response = post(api.as_user(editor), "/api/pipelines/", {"team": team.pk, "name": "digits", "spec": diamond()})
 
@@ -292,6 +300,24 @@ def test_a_json_body_that_is_not_an_object_is_a_400(api, editor):
 
     assert response.status_code == 400
     assert "non_field_errors" in response.json()
+
+
+def test_a_json_body_nested_too_deeply_to_decode_is_a_400(api, editor):
+    response = api.as_user(editor).post("/api/pipelines/validate/", "[" * 100_000 + "]" * 100_000,
+                                        content_type="application/json")
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+
+
+def test_a_body_over_the_upload_limit_is_a_413(api, editor, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = {"spec": {"steps": [{"name": "a", "command": ["x" * 2000]}]}}
+
+    response = post(api.as_user(editor), "/api/pipelines/validate/", body)
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is larger than the server accepts."}
 
 
 def test_a_form_encoded_body_is_refused_as_unsupported(api, team, editor):
@@ -336,7 +362,7 @@ def test_a_malformed_spec_is_a_400_naming_the_field(api, team, editor, bad_spec,
     if where == "create":
         response = post(client, "/api/pipelines/", {"team": team.pk, "name": "x", "spec": bad_spec})
     elif where == "save version":
-        pipeline = make_pipeline(team, editor)
+        pipeline = new_pipeline(team, editor)
         response = post(client, f"/api/pipelines/{pipeline.pk}/versions/", {"spec": bad_spec})
     else:
         response = post(client, "/api/pipelines/validate/", {"spec": bad_spec})
@@ -346,8 +372,20 @@ def test_a_malformed_spec_is_a_400_naming_the_field(api, team, editor, bad_spec,
     assert field in json.dumps(response.json()["spec"]) or field == "spec"
 
 
+@pytest.mark.parametrize("url, body", [
+    ("/api/pipelines/validate/", r'{"spec": {"steps": [{"name": "a", "env": {"\ud800": "x"}}]}}'),
+    ("/api/pipelines/validate/", r'{"spec": {"steps": [{"name": "\ud800"}]}}'),
+    ("/api/runs/", r'{"pipeline": 1, "parameters": {"\ud800": 1}}'),
+], ids=["env name", "step name", "parameter name"])
+def test_a_lone_surrogate_in_a_name_or_key_is_a_400_not_a_500(api, editor, url, body):
+    response = api.as_user(editor).post(url, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "ud800" in response.content.decode() or "U+D800" in response.content.decode()
+
+
 def test_pipeline_detail_has_the_latest_spec_and_every_version_newest_first(api, team, editor):
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
     services.save_version(pipeline, spec=spec_to_dict(chain("a", "b")), user=editor, message="shorter")
 
     response = api.as_user(editor).get(f"/api/pipelines/{pipeline.pk}/")
@@ -361,7 +399,7 @@ def test_pipeline_detail_has_the_latest_spec_and_every_version_newest_first(api,
 
 @pytest.mark.parametrize("path", ["", "versions/", "versions/1/"])
 def test_another_teams_pipeline_is_a_404(api, other_team, stranger, editor, path):
-    theirs = make_pipeline(other_team, stranger)
+    theirs = new_pipeline(other_team, stranger)
 
     response = api.as_user(editor).get(f"/api/pipelines/{theirs.pk}/{path}")
 
@@ -369,7 +407,7 @@ def test_another_teams_pipeline_is_a_404(api, other_team, stranger, editor, path
 
 
 def test_saving_a_version_of_another_teams_pipeline_is_a_404(api, other_team, stranger, editor):
-    theirs = make_pipeline(other_team, stranger)
+    theirs = new_pipeline(other_team, stranger)
 
     response = post(api.as_user(editor), f"/api/pipelines/{theirs.pk}/versions/", {"spec": diamond()})
 
@@ -387,7 +425,7 @@ def test_an_unknown_pipeline_is_a_404(api, editor):
 
 def test_versions_are_numbered_1_2_3_and_saving_never_changes_an_older_one(api, team, editor):
     client = api.as_user(editor)
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
     first = PipelineVersion.objects.get(pipeline=pipeline, number=1)
     first_spec, first_steps = first.spec, list(first.steps.values_list("name", flat=True))
 
@@ -408,7 +446,7 @@ def test_versions_are_numbered_1_2_3_and_saving_never_changes_an_older_one(api, 
 
 
 def test_an_invalid_spec_saves_no_version(api, team, editor):
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
     dangling = spec_to_dict(spec(step("train", inputs={"data": "prepare.dataset"})))
 
     response = post(api.as_user(editor), f"/api/pipelines/{pipeline.pk}/versions/", {"spec": dangling})
@@ -419,7 +457,7 @@ def test_an_invalid_spec_saves_no_version(api, team, editor):
 
 
 def test_viewer_reads_versions_but_cannot_save_one(api, team, editor, viewer):
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
     client = api.as_user(viewer)
 
     saved = post(client, f"/api/pipelines/{pipeline.pk}/versions/", {"spec": diamond()})
@@ -432,7 +470,7 @@ def test_viewer_reads_versions_but_cannot_save_one(api, team, editor, viewer):
 
 
 def test_version_detail_has_its_spec_and_plan(api, team, editor):
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
 
     response = api.as_user(editor).get(f"/api/pipelines/{pipeline.pk}/versions/1/")
 
@@ -445,7 +483,7 @@ def test_version_detail_has_its_spec_and_plan(api, team, editor):
 
 
 def test_an_unknown_version_number_is_a_404(api, team, editor):
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
 
     assert api.as_user(editor).get(f"/api/pipelines/{pipeline.pk}/versions/7/").status_code == 404
 
@@ -516,7 +554,7 @@ def test_node_limits_come_from_the_executors_largest_node(settings):
 
 
 def test_submitting_a_run_queues_its_root_steps_and_leaves_the_rest_pending(api, team, editor):
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
 
     response = post(api.as_user(editor), "/api/runs/", {"pipeline": pipeline.pk, "parameters": {"epochs": 3, "lr": 0.1}})
 
@@ -538,7 +576,7 @@ def test_submitting_a_run_queues_its_root_steps_and_leaves_the_rest_pending(api,
 
 
 def test_a_run_of_an_older_version_runs_that_versions_spec(api, team, editor):
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
     services.save_version(pipeline, spec=spec_to_dict(chain("a", "b")), user=editor)
 
     response = post(api.as_user(editor), "/api/runs/", {"pipeline": pipeline.pk, "version": 1, "priority": -5})
@@ -569,7 +607,7 @@ def test_a_run_of_an_older_version_runs_that_versions_spec(api, team, editor):
     ({"parameters": {"n": 10**40}}, "parameters"),
 ], ids=lambda v: json.dumps(v) if isinstance(v, dict) else v)
 def test_a_bad_run_submission_is_a_400_naming_the_field(api, team, editor, body, field):
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
     body = {"pipeline": pipeline.pk, **body} if "pipeline" not in body and body else body
 
     response = post(api.as_user(editor), "/api/runs/", body)
@@ -580,7 +618,7 @@ def test_a_bad_run_submission_is_a_400_naming_the_field(api, team, editor, body,
 
 
 def test_submitting_a_run_of_another_teams_pipeline_is_a_400_on_pipeline(api, other_team, stranger, editor):
-    theirs = make_pipeline(other_team, stranger)
+    theirs = new_pipeline(other_team, stranger)
 
     response = post(api.as_user(editor), "/api/runs/", {"pipeline": theirs.pk})
 
@@ -589,7 +627,7 @@ def test_submitting_a_run_of_another_teams_pipeline_is_a_400_on_pipeline(api, ot
 
 
 def test_viewer_cannot_submit_a_run(api, team, editor, viewer):
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
 
     response = post(api.as_user(viewer), "/api/runs/", {"pipeline": pipeline.pk})
 
@@ -598,7 +636,7 @@ def test_viewer_cannot_submit_a_run(api, team, editor, viewer):
 
 
 def test_a_version_that_no_longer_fits_the_cluster_is_a_400_on_submit(api, settings, team, editor):
-    pipeline = make_pipeline(team, editor, spec_dict=spec_to_dict(spec(step("train", resources={"cpu": 3}))))
+    pipeline = new_pipeline(team, editor, spec_dict=spec_to_dict(spec(step("train", resources={"cpu": 3}))))
     settings.TRELLIS_NODE_LIMITS = None
     services.save_version(pipeline, spec=spec_to_dict(spec(step("train", resources={"cpu": 8}))), user=editor)
     settings.TRELLIS_NODE_LIMITS = f"{__name__}.small_node"
@@ -610,12 +648,12 @@ def test_a_version_that_no_longer_fits_the_cluster_is_a_400_on_submit(api, setti
 
 
 def test_run_list_shows_my_teams_runs_newest_first_and_filters(api, team, other_team, editor, stranger, now):
-    digits = make_pipeline(team, editor, "digits")
-    other = make_pipeline(team, editor, "other")
+    digits = new_pipeline(team, editor, "digits")
+    other = new_pipeline(team, editor, "other")
     first = services.submit_run(digits, user=editor, now=now)
     second = services.submit_run(digits, user=editor, now=now)
     third = services.submit_run(other, user=editor, now=now)
-    services.submit_run(make_pipeline(other_team, stranger, "speech"), user=stranger, now=now)
+    services.submit_run(new_pipeline(other_team, stranger, "speech"), user=stranger, now=now)
     services.cancel_run(second.pk, now=now)
     client = api.as_user(editor)
 
@@ -641,7 +679,7 @@ def test_run_list_with_a_bad_filter_is_a_400(api, editor, query):
 
 
 def test_run_list_pages_with_limit_and_offset(api, team, editor, now):
-    pipeline = make_pipeline(team, editor)
+    pipeline = new_pipeline(team, editor)
     runs = [services.submit_run(pipeline, user=editor, now=now) for _ in range(3)]
 
     page = api.as_user(editor).get("/api/runs/", {"limit": 2, "offset": 1}).json()
@@ -652,7 +690,7 @@ def test_run_list_pages_with_limit_and_offset(api, team, editor, now):
 
 def test_run_detail_has_step_runs_in_spec_order(api, team, editor, now):
     order = spec(step("zeta"), step("alpha", depends_on=["zeta"]), step("mid", depends_on=["alpha"]))
-    run = services.submit_run(make_pipeline(team, editor, spec_dict=spec_to_dict(order)), user=editor, now=now)
+    run = services.submit_run(new_pipeline(team, editor, spec_dict=spec_to_dict(order)), user=editor, now=now)
 
     response = api.as_user(editor).get(f"/api/runs/{run.pk}/")
 
@@ -664,9 +702,22 @@ def test_run_detail_has_step_runs_in_spec_order(api, team, editor, now):
     assert {"spec", "parameters", "priority", "last_seq", "workdir"} <= set(data)
 
 
+def test_the_run_detail_serializer_gives_the_websocket_a_json_plain_snapshot(team, editor, now):
+    from pipelines.api.serializers import RunDetailSerializer
+
+    run = services.submit_run(new_pipeline(team, editor), user=editor, now=now)
+
+    data = json.loads(json.dumps(RunDetailSerializer(Run.objects.get(pk=run.pk)).data))
+
+    assert data["id"] == run.pk
+    assert data["last_seq"] == 2
+    assert data["created_at"].endswith("Z")
+    assert len(data["step_runs"]) == 4
+
+
 @pytest.mark.parametrize("method, path", [("get", ""), ("post", "cancel/"), ("get", "steps/prepare/log/")])
 def test_another_teams_run_is_a_404(api, other_team, stranger, editor, now, method, path):
-    run = services.submit_run(make_pipeline(other_team, stranger), user=stranger, now=now)
+    run = services.submit_run(new_pipeline(other_team, stranger), user=stranger, now=now)
 
     response = getattr(api.as_user(editor), method)(f"/api/runs/{run.pk}/{path}")
 
@@ -676,7 +727,7 @@ def test_another_teams_run_is_a_404(api, other_team, stranger, editor, now, meth
 
 
 def test_cancelling_a_run_moves_every_step_and_the_run_to_cancelled(api, team, editor, now):
-    run = services.submit_run(make_pipeline(team, editor), user=editor, now=now)
+    run = services.submit_run(new_pipeline(team, editor), user=editor, now=now)
 
     response = post(api.as_user(editor), f"/api/runs/{run.pk}/cancel/")
 
@@ -690,7 +741,7 @@ def test_cancelling_a_run_moves_every_step_and_the_run_to_cancelled(api, team, e
 
 
 def test_cancelling_a_finished_run_is_a_409(api, team, editor, now):
-    run = services.submit_run(make_pipeline(team, editor, spec_dict=spec_to_dict(chain("a", "b"))), user=editor, now=now)
+    run = services.submit_run(new_pipeline(team, editor, spec_dict=spec_to_dict(chain("a", "b"))), user=editor, now=now)
     finish(run, now)
 
     response = post(api.as_user(editor), f"/api/runs/{run.pk}/cancel/")
@@ -700,7 +751,7 @@ def test_cancelling_a_finished_run_is_a_409(api, team, editor, now):
 
 
 def test_viewer_reads_a_run_but_cannot_cancel_it(api, team, editor, viewer, now):
-    run = services.submit_run(make_pipeline(team, editor), user=editor, now=now)
+    run = services.submit_run(new_pipeline(team, editor), user=editor, now=now)
     client = api.as_user(viewer)
 
     assert client.get(f"/api/runs/{run.pk}/").status_code == 200
@@ -721,7 +772,7 @@ def test_an_unknown_run_is_a_404(api, editor):
 @pytest.fixture
 def logged_run(team, editor, now, tmp_path):
     """A run whose step 'a' has written a log: ASCII, then 'é' (2 bytes), then more."""
-    run = services.submit_run(make_pipeline(team, editor, spec_dict=spec_to_dict(chain("a", "b"))), user=editor, now=now)
+    run = services.submit_run(new_pipeline(team, editor, spec_dict=spec_to_dict(chain("a", "b"))), user=editor, now=now)
     log = tmp_path / "a.1.log"
     log.write_bytes("step one\ncafé\ndone\n".encode())
     StepRun.objects.filter(run=run, step_name="a").update(log_path=str(log))
@@ -747,7 +798,7 @@ def test_a_log_chunk_leaves_a_cut_character_for_the_next_chunk(api, editor, logg
     second = client.get(url, {"offset": first["next_offset"], "limit": 4}).json()
 
     assert (first["text"], first["next_offset"]) == ("caf", 12)
-    assert (second["text"], second["next_offset"]) == ("é\ndo", 16)
+    assert (second["text"], second["next_offset"]) == ("é\nd", 16)
 
 
 def test_the_log_of_a_finished_step_is_complete_at_its_end(api, editor, logged_run, now):

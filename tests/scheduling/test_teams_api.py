@@ -7,6 +7,11 @@ from rest_framework.test import APIClient
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def test_teams_lists_only_my_teams_with_my_role_and_their_quota(api, make_team, make_user):
     vision = make_team("vision", cpu=16, memory_mb=65536, gpu=4)
     audio = make_team("audio", cpu=2.5, memory_mb=4096)

@@ -27,7 +27,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--team", default="demo")
         parser.add_argument("--username", default="demo")
-        parser.add_argument("--url", default="http://127.0.0.1:8000/")
+        parser.add_argument("--url", default=f"http://{settings.TRELLIS_HOST}:{settings.TRELLIS_PORT}/")
 
     def handle(self, *args, team: str, username: str, url: str, **options):
         call_command("migrate", interactive=False, verbosity=0)
