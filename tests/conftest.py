@@ -80,3 +80,12 @@ def wait_until(predicate, *, timeout_s: float = 60, what: str = "condition"):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_stack_after_each_test(request):
+    """Before the database is flushed, let the running processes finish what the test started
+    (on PostgreSQL a flush racing their last writes can deadlock)."""
+    yield
+    if "stack" in request.fixturenames:
+        request.getfixturevalue("stack").quiesce()

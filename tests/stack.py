@@ -97,6 +97,38 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
             self.procs.pop(name, None)
 
+    def quiesce(self, timeout_s: float = 30.0) -> None:
+        """Wait until no step is queued or running, no task is queued, and (on PostgreSQL) no other
+        session is inside a statement or a transaction: a test's database flush must not race the
+        processes' last writes."""
+        import redis
+        from django.conf import settings
+
+        from pipelines import states
+        from pipelines.models import StepRun
+
+        broker = redis.Redis.from_url(settings.REDIS_URL)
+        deadline, calm = time.monotonic() + timeout_s, 0
+        while time.monotonic() < deadline and calm < 3:
+            busy = (
+                StepRun.objects.filter(status__in=[states.QUEUED, *states.STEP_ACTIVE]).exists()
+                or broker.llen("celery") > 0
+                or self._other_sessions_busy()
+            )
+            calm = 0 if busy else calm + 1
+            time.sleep(0.05)
+
+    @staticmethod
+    def _other_sessions_busy() -> bool:
+        if connection.vendor != "postgresql":
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            return cursor.fetchone()[0] > 0
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"

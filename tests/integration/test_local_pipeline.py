@@ -146,3 +146,21 @@ def test_worker_killed_mid_run_neither_loses_nor_repeats_a_step(stack, make_team
     run = wait_until(lambda: finished(run.pk), timeout_s=60, what="the run to finish")
     assert run.status == "succeeded"
     assert counter.read_text().split() == ["a", "b", "c", "d"]
+
+
+def test_watcher_killed_mid_run_resumes_and_each_step_runs_once(stack, make_team, make_user, tmp_path):
+    team = make_team("vision")
+    user = make_user("ada", team=team)
+    counter = tmp_path / "count"
+    step = lambda n, **kw: sh(n, f'echo {n} >> {counter}; sleep 0.5', **kw)  # noqa: E731
+    run = submit(team, user, [step("a"), step("b", depends_on=["a"]), step("c", depends_on=["b"])])
+    wait_until(lambda: StepRun.objects.filter(run=run, step_name="b", status="running").exists(), what="b to run")
+    stack.kill("watcher")
+    time.sleep(1.0)  # b exits while nobody watches; its exit waits in the executor's journal
+    assert StepRun.objects.get(run=run, step_name="b").status == "running"
+    stack.start("watcher")
+    run = wait_until(lambda: finished(run.pk), timeout_s=60, what="the run to finish")
+    assert run.status == "succeeded"
+    assert counter.read_text().split() == ["a", "b", "c"]
+    for name in ("a", "b", "c"):
+        assert [t[2] for t in transitions(run) if t[0] == name] == ["queued", "admitted", "running", "succeeded"]
