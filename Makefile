@@ -25,7 +25,7 @@ frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SRC)
 	cd frontend && npm run build
 
 run: install frontend
-	$(PY) manage.py bootstrap
+	$(PY) manage.py bootstrap --check-ports
 	honcho start -f Procfile
 
 test: install frontend test-frontend test-python test-postgres

@@ -149,12 +149,16 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Redis: the Celery broker and the Channels layer.
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
 IS_EMBEDDED_REDIS = "REDIS_URL" not in os.environ
+TRELLIS_REDIS_PORT = int(os.environ.get("TRELLIS_REDIS_PORT", "6390"))  # the embedded server's port
+REDIS_URL = os.environ.get("REDIS_URL", f"redis://127.0.0.1:{TRELLIS_REDIS_PORT}/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+        # channels_redis blocks reading for up to 5 s; redis-py's default read timeout is also 5 s,
+        # so under load the read gave up first and dropped websockets. Give reads room.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+                   "capacity": 5000, "expiry": 60},
     }
 }
 

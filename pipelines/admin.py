@@ -3,6 +3,13 @@ from django.contrib import admin
 from .models import Pipeline, PipelineVersion, Run, Step, StepRun, StepRunEvent
 
 
+class NoAddAdmin(admin.ModelAdmin):
+    """Rows made by Trellis itself (versions, runs, events): the admin shows them, never creates them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -36,7 +43,7 @@ class StepInline(ReadOnlyInline):
 
 
 @admin.register(PipelineVersion)
-class PipelineVersionAdmin(admin.ModelAdmin):
+class PipelineVersionAdmin(NoAddAdmin):
     """Versions are immutable: the admin shows them and never edits them."""
 
     list_display = ["pipeline", "number", "message", "created_by", "created_at"]
@@ -48,7 +55,7 @@ class PipelineVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
+class StepAdmin(NoAddAdmin):
     list_display = ["name", "version", "type", "cpu", "memory_mb", "gpu"]
     search_fields = ["name"]
 
@@ -63,7 +70,7 @@ class StepRunInline(ReadOnlyInline):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(NoAddAdmin):
     list_display = ["id", "pipeline", "version", "status", "created_by", "created_at", "finished_at"]
     list_filter = ["status", "team"]
     readonly_fields = ["spec", "last_seq", "workdir"]
@@ -71,14 +78,14 @@ class RunAdmin(admin.ModelAdmin):
 
 
 @admin.register(StepRun)
-class StepRunAdmin(admin.ModelAdmin):
+class StepRunAdmin(NoAddAdmin):
     list_display = ["id", "run", "step_name", "status", "attempt", "exit_code", "reason"]
     list_filter = ["status", "team"]
     search_fields = ["step_name"]
 
 
 @admin.register(StepRunEvent)
-class StepRunEventAdmin(admin.ModelAdmin):
+class StepRunEventAdmin(NoAddAdmin):
     list_display = ["run", "seq", "step_name", "attempt", "from_status", "to_status", "reason", "at"]
     list_filter = ["to_status"]
 

@@ -11,13 +11,14 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from pipelines import services
 from pipelines.examples import EXAMPLES, load_example
 from pipelines.models import Pipeline
 from pipelines.spec import spec_from_dict, spec_to_dict
+from scheduling import redis_server
 from scheduling.models import Membership, Quota, Team
 
 
@@ -28,8 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("--team", default="demo")
         parser.add_argument("--username", default="demo")
         parser.add_argument("--url", default=f"http://{settings.TRELLIS_HOST}:{settings.TRELLIS_PORT}/")
+        parser.add_argument("--check-ports", action="store_true",
+                            help="fail early if the web or embedded Redis port is taken (make run does)")
 
-    def handle(self, *args, team: str, username: str, url: str, **options):
+    def handle(self, *args, team: str, username: str, url: str, check_ports: bool, **options):
+        if check_ports:
+            self._check_ports()
         call_command("migrate", interactive=False, verbosity=0)
         with transaction.atomic():
             team_obj, _ = Team.objects.get_or_create(name=team, defaults={"display_name": "Demo team"})
@@ -47,6 +52,16 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"  user:     {username} (password shown at first start; "
                               f"`python manage.py changepassword {username}` sets a new one)\n")
+
+    def _check_ports(self) -> None:
+        taken = []
+        if redis_server.is_listening(settings.TRELLIS_HOST, settings.TRELLIS_PORT):
+            taken.append(f"port {settings.TRELLIS_PORT} (web) is in use: set TRELLIS_PORT to a free port")
+        if settings.IS_EMBEDDED_REDIS and redis_server.is_listening("127.0.0.1", settings.TRELLIS_REDIS_PORT):
+            taken.append(f"port {settings.TRELLIS_REDIS_PORT} (embedded Redis) is in use: set TRELLIS_REDIS_PORT "
+                         "to a free port (or REDIS_URL to a Redis server you run)")
+        if taken:
+            raise CommandError("another Trellis may be running here; " + "; ".join(taken))
 
     def _demo_user(self, username: str):
         User = get_user_model()

@@ -48,6 +48,7 @@ class Command(BaseCommand):
         if submitter is None:
             raise CommandError(f"no user {user!r}; run `python manage.py bootstrap` or pass --user")
         parameters = dict(p.split("=", 1) for p in param if "=" in p)
+        has_worker = self._worker_answers()  # before submitting: submitting publishes through Redis
         try:
             run = services.submit_run(target, user=submitter, now=timezone.now(), parameters=parameters,
                                       priority=priority)
@@ -56,7 +57,7 @@ class Command(BaseCommand):
         self.stdout.write(f"run {run.pk} of {target} v{run.version.number} submitted")
         if not wait:
             return
-        if inline or not self._worker_answers():
+        if inline or not has_worker:
             if not inline:
                 self.stdout.write("no Celery worker answered: dispatching and watching in this process")
             self._follow_inline(run.pk)
