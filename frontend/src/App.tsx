@@ -1,5 +1,16 @@
 import { lazy, Suspense, type ReactNode } from "react";
-import { BrowserRouter, Link, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate } from "react-router-dom";
+import {
+  createBrowserRouter,
+  createRoutesFromElements,
+  Link,
+  Navigate,
+  NavLink,
+  Outlet,
+  Route,
+  RouterProvider,
+  useLocation,
+  useNavigate,
+} from "react-router-dom";
 import { LoginPage } from "./auth/LoginPage";
 import { useSession } from "./auth/useSession";
 import { PipelineList } from "./pipelines/PipelineList";
@@ -9,28 +20,35 @@ import { ErrorMessage } from "./ui";
 // The DAG pages carry React Flow; load them when first visited.
 const PipelinePage = lazy(() => import("./pipelines/PipelinePage").then((m) => ({ default: m.PipelinePage })));
 const RunPage = lazy(() => import("./runs/RunPage").then((m) => ({ default: m.RunPage })));
+const EditorPage = lazy(() => import("./editor/Editor").then((m) => ({ default: m.EditorPage })));
+
+// A data router: the editor's unsaved-changes guard needs useBlocker, which only it offers.
+const router = createBrowserRouter(
+  createRoutesFromElements(
+    <>
+      <Route path="/login" element={<LoginPage />} />
+      <Route
+        element={
+          <RequireAuth>
+            <Layout />
+          </RequireAuth>
+        }
+      >
+        <Route index element={<HomePage />} />
+        <Route path="pipelines/new" element={<EditorPage mode="new" />} />
+        <Route path="pipelines/:id" element={<PipelinePage />} />
+        <Route path="pipelines/:id/edit" element={<EditorPage mode="edit" />} />
+        <Route path="pipelines/:id/versions/:number" element={<EditorPage mode="version" />} />
+        <Route path="runs" element={<RunsPage />} />
+        <Route path="runs/:id" element={<RunPage />} />
+        <Route path="*" element={<NotFound />} />
+      </Route>
+    </>,
+  ),
+);
 
 export function App() {
-  return (
-    <BrowserRouter>
-      <Routes>
-        <Route path="/login" element={<LoginPage />} />
-        <Route
-          element={
-            <RequireAuth>
-              <Layout />
-            </RequireAuth>
-          }
-        >
-          <Route index element={<HomePage />} />
-          <Route path="pipelines/:id" element={<PipelinePage />} />
-          <Route path="runs" element={<RunsPage />} />
-          <Route path="runs/:id" element={<RunPage />} />
-          <Route path="*" element={<NotFound />} />
-        </Route>
-      </Routes>
-    </BrowserRouter>
-  );
+  return <RouterProvider router={router} />;
 }
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -100,7 +118,12 @@ function HomePage() {
   return (
     <div className="page">
       <section>
-        <h1>Pipelines</h1>
+        <div className="section-head">
+          <h1>Pipelines</h1>
+          <Link to="/pipelines/new" className="button-link" data-testid="new-pipeline">
+            New pipeline
+          </Link>
+        </div>
         <PipelineList />
       </section>
       <section>

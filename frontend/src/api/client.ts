@@ -3,6 +3,7 @@ import type {
   LoginRequest,
   PageQuery,
   Paginated,
+  PipelineCreate,
   PipelineDetail,
   PipelineSpec,
   PipelineSummary,
@@ -14,6 +15,9 @@ import type {
   StepLogChunk,
   Team,
   ValidationResult,
+  VersionDetail,
+  VersionSave,
+  VersionWithSpec,
 } from "./types";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -189,10 +193,17 @@ export const api = {
   teams: (page: PageQuery = {}, signal?: AbortSignal) =>
     request<Paginated<Team>>("GET", "/api/teams/", { query: { ...page }, signal }),
 
+  team: (id: number | string, signal?: AbortSignal) => request<Team>("GET", `/api/teams/${seg(String(id))}/`, { signal }),
+
   pipelines: (page: PageQuery = {}, signal?: AbortSignal) =>
     request<Paginated<PipelineSummary>>("GET", "/api/pipelines/", { query: { ...page }, signal }),
   pipeline: (id: number | string, signal?: AbortSignal) =>
     request<PipelineDetail>("GET", `/api/pipelines/${seg(String(id))}/`, { signal }),
+  createPipeline: (body: PipelineCreate) => request<PipelineDetail>("POST", "/api/pipelines/", { body }),
+  saveVersion: (id: number | string, body: VersionSave) =>
+    request<VersionWithSpec>("POST", `/api/pipelines/${seg(String(id))}/versions/`, { body }),
+  version: (id: number | string, number: number | string, signal?: AbortSignal) =>
+    request<VersionDetail>("GET", `/api/pipelines/${seg(String(id))}/versions/${seg(String(number))}/`, { signal }),
   validate: (spec: PipelineSpec, signal?: AbortSignal) =>
     request<ValidationResult>("POST", "/api/pipelines/validate/", { body: { spec }, signal }),
 

@@ -131,6 +131,27 @@ export interface PipelineDetail extends PipelineSummary {
   versions: VersionSummary[];
 }
 
+export interface VersionWithSpec extends VersionSummary {
+  spec: PipelineSpec;
+}
+
+export interface VersionDetail extends VersionWithSpec {
+  plan: ValidationResult;
+}
+
+export interface PipelineCreate {
+  team: number;
+  name: string;
+  description?: string;
+  spec: PipelineSpec;
+  message?: string;
+}
+
+export interface VersionSave {
+  spec: PipelineSpec;
+  message?: string;
+}
+
 // --- runs -----------------------------------------------------------------------------------
 
 export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";

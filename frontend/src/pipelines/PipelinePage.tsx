@@ -26,6 +26,8 @@ function PipelineView({ pipeline }: { pipeline: PipelineDetail }) {
     [spec],
   );
   const [selected, setSelected] = useState<string | null>(null);
+  const team = useApi((signal) => api.team(pipeline.team.id, signal), [pipeline.team.id]);
+  const canEdit = team.data?.role === "editor" || team.data?.role === "admin";
   const problems = validation.data?.problems;
   const graph = useMemo(() => specToFlow(spec, { problems }), [spec, problems]);
   const selectedStep = spec?.steps.find((s) => s.name === selected);
@@ -44,7 +46,14 @@ function PipelineView({ pipeline }: { pipeline: PipelineDetail }) {
           </p>
           {pipeline.description && <p className="description">{pipeline.description}</p>}
         </div>
-        <RunButton pipeline={pipeline} validation={validation.data ?? null} />
+        <div className="page-actions">
+          {canEdit && (
+            <Link to={`/pipelines/${pipeline.id}/edit`} className="button-link" data-testid="edit-pipeline">
+              Edit
+            </Link>
+          )}
+          <RunButton pipeline={pipeline} validation={validation.data ?? null} />
+        </div>
       </header>
 
       {spec && spec.steps.length > 0 ? (
@@ -235,7 +244,7 @@ function Versions({ pipeline }: { pipeline: PipelineDetail }) {
         {pipeline.versions.map((v) => (
           <tr key={v.number}>
             <td>
-              v{v.number}
+              <Link to={`/pipelines/${pipeline.id}/versions/${v.number}`}>v{v.number}</Link>
               {v.number === pipeline.latest_version?.number && <span className="tag">latest</span>}
             </td>
             <td>{v.message || <span className="muted">—</span>}</td>
