@@ -6,6 +6,7 @@ Production sets DATABASE_URL, REDIS_URL and TRELLIS_EXECUTOR=kubernetes.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -197,6 +198,29 @@ TRELLIS_RETRY_BACKOFF_S = float(os.environ.get("TRELLIS_RETRY_BACKOFF_S", "5"))
 TRELLIS_RETRY_BACKOFF_MAX_S = float(os.environ.get("TRELLIS_RETRY_BACKOFF_MAX_S", "300"))
 TRELLIS_CANCEL_GRACE_S = float(os.environ.get("TRELLIS_CANCEL_GRACE_S", "10"))
 TRELLIS_ADMITTED_GRACE_S = float(os.environ.get("TRELLIS_ADMITTED_GRACE_S", "30"))
+
+# The Kubernetes executor (TRELLIS_EXECUTOR=kubernetes). The API is reached through an explicit
+# host, else a kubeconfig file, else the in-cluster service account.
+TRELLIS_K8S_API_HOST = os.environ.get("TRELLIS_K8S_API_HOST", "")
+TRELLIS_K8S_VERIFY_SSL = _flag("TRELLIS_K8S_VERIFY_SSL", True)
+TRELLIS_K8S_KUBECONFIG = os.environ.get("TRELLIS_K8S_KUBECONFIG", "")
+TRELLIS_K8S_CONTEXT = os.environ.get("TRELLIS_K8S_CONTEXT", "")
+TRELLIS_K8S_IN_CLUSTER = _flag("TRELLIS_K8S_IN_CLUSTER", "KUBERNETES_SERVICE_HOST" in os.environ)
+TRELLIS_K8S_NAMESPACE = os.environ.get("TRELLIS_K8S_NAMESPACE", "trellis-{team}")  # "{team}": one per team
+TRELLIS_K8S_INSTANCE = os.environ.get("TRELLIS_K8S_INSTANCE", "trellis")  # labels this installation's jobs
+TRELLIS_K8S_GPU_CLASS_LABEL = os.environ.get("TRELLIS_K8S_GPU_CLASS_LABEL", "trellis.dev/gpu-class")
+TRELLIS_K8S_GPU_TOLERATIONS = json.loads(os.environ.get(
+    "TRELLIS_K8S_GPU_TOLERATIONS", '[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]'))
+TRELLIS_K8S_RUNS_MOUNT = os.environ.get("TRELLIS_K8S_RUNS_MOUNT", "/trellis/runs")
+TRELLIS_K8S_STORAGE_CLASS = os.environ.get("TRELLIS_K8S_STORAGE_CLASS", "")  # "" is the cluster's default
+TRELLIS_K8S_VOLUME_SIZE = os.environ.get("TRELLIS_K8S_VOLUME_SIZE", "10Gi")
+TRELLIS_K8S_SERVICE_ACCOUNT = os.environ.get("TRELLIS_K8S_SERVICE_ACCOUNT", "")
+TRELLIS_K8S_IMAGE_PULL_SECRETS = [s for s in os.environ.get("TRELLIS_K8S_IMAGE_PULL_SECRETS", "").split(",") if s]
+TRELLIS_K8S_TTL_AFTER_FINISHED_S = int(os.environ.get("TRELLIS_K8S_TTL_AFTER_FINISHED_S", "3600"))
+TRELLIS_K8S_PENDING_TIMEOUT_S = float(os.environ.get("TRELLIS_K8S_PENDING_TIMEOUT_S", "600"))
+TRELLIS_K8S_INIT_IMAGE = os.environ.get("TRELLIS_K8S_INIT_IMAGE", "busybox:1.36")
+TRELLIS_K8S_WATCH_TIMEOUT_S = int(os.environ.get("TRELLIS_K8S_WATCH_TIMEOUT_S", "300"))
+TRELLIS_K8S_CAPACITY_TTL_S = float(os.environ.get("TRELLIS_K8S_CAPACITY_TTL_S", "5"))
 
 LOGGING = {
     "version": 1,

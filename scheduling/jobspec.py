@@ -1,6 +1,7 @@
 """From a step run to the JobSpec an executor runs: names, paths and the TRELLIS_* environment."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from typing import Any, Mapping
@@ -14,9 +15,34 @@ def env_name(name: str) -> str:
     return re.sub(r"[^A-Z0-9_]", "_", name.upper())
 
 
+MAX_JOB_NAME = 63  # a DNS-1123 label: pods carry the job name as a label value
+_NOT_DNS = re.compile(r"[^a-z0-9]+")
+
+
+def short_hash(text: str, length: int = 8) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def dns_label(text: str, *, max_length: int = MAX_JOB_NAME, fallback: str = "x") -> str:
+    """``text`` as a DNS-1123 label: lowercase letters, digits and '-', alphanumeric at both
+    ends, at most ``max_length``. A text that had to change gets a hash of the original as a
+    suffix, so distinct texts stay distinct however they were shortened or transliterated."""
+    clean = _NOT_DNS.sub("-", text.lower()).strip("-")
+    if clean == text and len(text) <= max_length:
+        return text
+    suffix = short_hash(text)
+    head = clean[: max_length - len(suffix) - 1].rstrip("-") or fallback
+    return f"{head}-{suffix}"
+
+
 def job_name(run_id: int, step: str, attempt: int) -> str:
-    """Deterministic: the same attempt of the same step run always has the same job name."""
-    return f"trellis-{run_id}-{step}-{attempt}"
+    """Deterministic: the same attempt of the same step run always has the same job name.
+
+    ``trellis-<run>-<step>-<attempt>``: a DNS-1123 label of at most 63 characters. A step name
+    that is too long for it or not DNS-safe is shortened and given a hash suffix.
+    """
+    head, tail = f"trellis-{run_id}-", f"-{attempt}"
+    return head + dns_label(step, max_length=MAX_JOB_NAME - len(head) - len(tail), fallback="step") + tail
 
 
 def artifact_path(workdir: str, step: str, output: str) -> str:

@@ -24,4 +24,32 @@ def get_executor() -> Executor:
             grace_s=settings.TRELLIS_CANCEL_GRACE_S,
             project_dir=settings.BASE_DIR,
         )
-    raise ValueError(f"unknown TRELLIS_EXECUTOR {settings.TRELLIS_EXECUTOR!r}; expected 'local'")
+    if settings.TRELLIS_EXECUTOR == "kubernetes":
+        from .kubernetes import KubernetesExecutor, build_api_client
+        from .manifests import KubernetesConfig
+
+        api_client = build_api_client(
+            host=settings.TRELLIS_K8S_API_HOST,
+            kubeconfig=settings.TRELLIS_K8S_KUBECONFIG,
+            context=settings.TRELLIS_K8S_CONTEXT,
+            is_in_cluster=settings.TRELLIS_K8S_IN_CLUSTER,
+            verify_ssl=settings.TRELLIS_K8S_VERIFY_SSL,
+        )
+        config = KubernetesConfig(
+            namespace_pattern=settings.TRELLIS_K8S_NAMESPACE,
+            instance=settings.TRELLIS_K8S_INSTANCE,
+            gpu_class_label=settings.TRELLIS_K8S_GPU_CLASS_LABEL,
+            gpu_tolerations=tuple(settings.TRELLIS_K8S_GPU_TOLERATIONS),
+            runs_mount=settings.TRELLIS_K8S_RUNS_MOUNT,
+            storage_class=settings.TRELLIS_K8S_STORAGE_CLASS,
+            volume_size=settings.TRELLIS_K8S_VOLUME_SIZE,
+            service_account=settings.TRELLIS_K8S_SERVICE_ACCOUNT,
+            image_pull_secrets=tuple(settings.TRELLIS_K8S_IMAGE_PULL_SECRETS),
+            ttl_after_finished_s=settings.TRELLIS_K8S_TTL_AFTER_FINISHED_S,
+            pending_timeout_s=settings.TRELLIS_K8S_PENDING_TIMEOUT_S,
+            init_image=settings.TRELLIS_K8S_INIT_IMAGE,
+        )
+        return KubernetesExecutor(api_client=api_client, config=config,
+                                  watch_timeout_s=settings.TRELLIS_K8S_WATCH_TIMEOUT_S,
+                                  capacity_ttl_s=settings.TRELLIS_K8S_CAPACITY_TTL_S)
+    raise ValueError(f"unknown TRELLIS_EXECUTOR {settings.TRELLIS_EXECUTOR!r}; expected 'local' or 'kubernetes'")

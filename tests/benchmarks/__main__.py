@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import sys
 
-from . import pipeline_overhead
+from . import admission, pipeline_overhead, simulator
 
-BENCHMARKS = {"pipeline_overhead": pipeline_overhead.main}
+BENCHMARKS = {
+    "pipeline_overhead": pipeline_overhead.main,
+    "admission": admission.main,
+    "simulator": simulator.main,
+}
 
 
 def main(argv: list[str]) -> int:

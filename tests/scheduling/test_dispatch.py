@@ -13,6 +13,7 @@ import pytest
 
 from pipelines import services, states
 from pipelines.models import Run, StepRun
+from pipelines.spec import PipelineSpec
 from scheduling.core.types import Capacity, Decision, Request
 from scheduling.dispatch import dispatch_once, reconcile
 from scheduling.executors.base import ExecutorEvent, JobSpec
@@ -77,7 +78,7 @@ def statuses(run: Run) -> dict[str, str]:
     return dict(StepRun.objects.filter(run=run).values_list("step_name", "status"))
 
 
-def three_steps(cpu: float = 1, **fields) -> object:
+def three_steps(cpu: float = 1, **fields) -> PipelineSpec:
     return spec(*(step(name, resources={"cpu": cpu}, **fields) for name in ("first", "second", "third")))
 
 
@@ -171,7 +172,8 @@ def test_dispatching_again_admits_and_submits_nothing_twice(make_pipeline, now):
     decision = dispatch(executor, now + timedelta(seconds=1))
 
     assert decision.admitted == ()
-    assert sorted(j.name for j in executor.submitted) == [f"trellis-{run.pk}-{n}-1" for n in ("first", "second", "third")]
+    names = [f"trellis-{run.pk}-{n}-1" for n in ("first", "second", "third")]
+    assert sorted(j.name for j in executor.submitted) == names
     assert set(statuses(run).values()) == {"admitted"}
 
 

@@ -1,0 +1,253 @@
+"""The ledger: who holds what, per team, per cohort and per node, kept incrementally.
+
+A decision works on its own copy; the simulator keeps one up to date between decisions
+(``hold`` when a step starts, ``release`` when it ends) instead of rebuilding it every time.
+Nodes are grouped into *pools* of the same GPU class and labels; inside a pool, nodes sit in
+buckets by free GPUs, so best fit ("the fullest node that fits") looks at few nodes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from .types import Node, Request, Running, TeamQuota
+
+
+def asks_of(request: Request, gang: int, gpu_class: str) -> dict[str, float]:
+    """The resource keys a step consumes once placed on nodes of ``gpu_class``."""
+    out = {"cpu": request.cpu * gang, "memory_mb": float(request.memory_mb * gang), "gpu": float(request.gpu * gang)}
+    if request.gpu and gpu_class:
+        out[f"gpu/{gpu_class}"] = float(request.gpu * gang)
+    return out
+
+
+@dataclass
+class Pool:
+    """Nodes of one GPU class and one set of labels."""
+
+    key: tuple
+    gpu_class: str
+    labels: Mapping[str, str]
+    members: list[int] = field(default_factory=list)
+    by_free_gpu: dict[int, dict[int, None]] = field(default_factory=dict)  # free gpus -> ordered node set
+    free: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # cpu, memory, gpu
+    total: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    shapes: set[tuple[float, float, float]] = field(default_factory=set)  # the most one pod can ask, per node
+
+    def copy(self) -> "Pool":
+        return Pool(self.key, self.gpu_class, self.labels, self.members,
+                    {f: dict(nodes) for f, nodes in self.by_free_gpu.items()}, list(self.free), self.total, self.shapes)
+
+
+class Ledger:
+    """Mutable accounting. Build with ``Ledger.build``; copy before a what-if."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        self.node_index: dict[str, int] = {}
+        self.node_pool: list[int] = []
+        self.pools: list[Pool] = []
+        self.free_cpu: list[float] = []
+        self.free_mem: list[float] = []
+        self.free_gpu: list[int] = []
+        self.quotas: Mapping[str, TeamQuota] = {}
+        self.nominal: dict[str, dict[str, float]] = {}
+        self.cohort_nominal: dict[str, dict[str, float]] = {}
+        self.team_used: dict[str, dict[str, float]] = {}
+        self.cohort_used: dict[str, dict[str, float]] = {}
+        self.pipeline_runs: dict[str, dict] = {}  # pipeline -> {run id: pods running}
+        self.excluders: dict[str, dict] = {}  # pipeline -> {(run id, pipeline): pods} of runs excluding it
+        self.version = 0  # bumped on every change, so cached refusals know when to expire
+        self.fixed: dict[tuple, object] = {}  # answers that depend on nodes and quotas only, shared by copies
+        self.journal: list[tuple] | None = None  # while trying: what to undo
+        self.releases = 0  # bumped when anything is released: until then, what did not fit still does not
+        self.team_version: dict[str, int] = {}  # bumped when the team's use changes
+
+    # -- building and copying ----------------------------------------------------------------
+
+    @classmethod
+    def build(cls, nodes: Iterable[Node], quotas: Mapping[str, TeamQuota], running: Iterable[Running] = ()) -> "Ledger":
+        self = cls()
+        self.nodes = sorted(nodes, key=lambda n: n.name)
+        pool_of: dict[tuple, int] = {}
+        for i, n in enumerate(self.nodes):
+            self.node_index[n.name] = i
+            key = (n.gpu_class, tuple(sorted(n.labels.items())))
+            if key not in pool_of:
+                pool_of[key] = len(self.pools)
+                self.pools.append(Pool(key, n.gpu_class, dict(n.labels)))
+            p = self.pools[pool_of[key]]
+            p.members.append(i)
+            p.by_free_gpu.setdefault(n.gpu, {})[i] = None
+            for k, v in enumerate((n.cpu, float(n.memory_mb), float(n.gpu))):
+                p.free[k] += v
+                p.total[k] += v
+            most = n.largest or n
+            p.shapes.add((most.cpu, float(most.memory_mb), float(most.gpu)))
+            self.node_pool.append(pool_of[key])
+            self.free_cpu.append(float(n.cpu))
+            self.free_mem.append(float(n.memory_mb))
+            self.free_gpu.append(n.gpu)
+        self.quotas = quotas
+        for team, q in sorted(quotas.items()):
+            self.nominal[team] = q.nominal()
+            if q.cohort:
+                total = self.cohort_nominal.setdefault(q.cohort, {})
+                for k, v in self.nominal[team].items():
+                    total[k] = total.get(k, 0.0) + v
+        for r in sorted(running, key=lambda r: r.step_run_id):
+            self.hold_running(r)
+        return self
+
+    def copy(self) -> "Ledger":
+        other = Ledger()
+        other.nodes, other.node_index, other.node_pool = self.nodes, self.node_index, self.node_pool
+        other.pools = [p.copy() for p in self.pools]
+        other.free_cpu, other.free_mem, other.free_gpu = list(self.free_cpu), list(self.free_mem), list(self.free_gpu)
+        other.quotas, other.nominal, other.cohort_nominal = self.quotas, self.nominal, self.cohort_nominal
+        other.team_used = {t: dict(u) for t, u in self.team_used.items()}
+        other.cohort_used = {c: dict(u) for c, u in self.cohort_used.items()}
+        other.pipeline_runs = {p: dict(r) for p, r in self.pipeline_runs.items()}
+        other.excluders = {p: dict(r) for p, r in self.excluders.items()}
+        other.version = self.version
+        other.fixed = self.fixed
+        other.releases = self.releases
+        other.team_version = dict(self.team_version)
+        return other
+
+    def trying(self) -> "_Trial":
+        """``with ledger.trying(): ...`` changes the ledger and undoes every change on leaving:
+        cheaper than a copy when few things change (a decision over a large cluster)."""
+        return _Trial(self)
+
+    # -- holding and releasing ---------------------------------------------------------------
+
+    def hold_running(self, r: Running) -> tuple[int, ...]:
+        """Account a running step run on its nodes (placed by best fit when it names none)."""
+        idx = self._indexes(r.nodes, r.request, r.gang)
+        self.hold(r.team, r.request, idx, pipeline=r.pipeline, run_id=r.run_id, excludes=r.excludes)
+        return idx
+
+    def release_running(self, r: Running, idx: tuple[int, ...]) -> None:
+        self.release(r.team, r.request, idx, pipeline=r.pipeline, run_id=r.run_id, excludes=r.excludes)
+
+    def _indexes(self, names: tuple[str, ...], request: Request, gang: int) -> tuple[int, ...]:
+        if names:
+            return tuple(self.node_index.get(n, -1) for n in names)
+        from .placement import place  # a running step with no nodes named: put it where it fits
+
+        found = place(self, request, gang, range(len(self.pools)))
+        if found:
+            return tuple(found)
+        if not self.nodes:
+            return (-1,) * max(gang, 1)
+        # It runs although it does not fit as we count (a pool's largest node, an overcommitted
+        # node): hold it on the roomiest node, so that it still counts against the cluster.
+        roomiest = max(range(len(self.nodes)), key=lambda i: (self.free_gpu[i], self.free_cpu[i], self.free_mem[i], -i))
+        return (roomiest,) * max(gang, 1)
+
+    def hold(self, team: str, request: Request, idx: Iterable[int], *, pipeline: str = "", run_id=None,
+             excludes: frozenset[str] = frozenset()) -> None:
+        idx = tuple(idx)
+        if self.journal is not None:
+            self.journal.append((self.release, team, request, idx, pipeline, run_id, excludes))
+        self._move(team, request, idx, +1)
+        if pipeline:
+            runs = self.pipeline_runs.setdefault(pipeline, {})
+            runs[run_id] = runs.get(run_id, 0) + 1
+        for p in excludes:
+            runs = self.excluders.setdefault(p, {})
+            runs[(run_id, pipeline)] = runs.get((run_id, pipeline), 0) + 1
+
+    def release(self, team: str, request: Request, idx: Iterable[int], *, pipeline: str = "", run_id=None,
+                excludes: frozenset[str] = frozenset()) -> None:
+        idx = tuple(idx)
+        if self.journal is not None:
+            self.journal.append((self.hold, team, request, idx, pipeline, run_id, excludes))
+        self._move(team, request, idx, -1)
+        if pipeline:
+            _decrement(self.pipeline_runs, pipeline, run_id)
+        for p in excludes:
+            _decrement(self.excluders, p, (run_id, pipeline))
+
+    def _move(self, team: str, request: Request, idx: tuple[int, ...], sign: int) -> None:
+        self.version += 1
+        self.team_version[team] = self.team_version.get(team, 0) + 1
+        if sign < 0:
+            self.releases += 1
+        cpu, mem, gpu = request.cpu * sign, request.memory_mb * sign, request.gpu * sign
+        classes: dict[str, int] = {}
+        for i in idx:
+            if i < 0:  # a node no longer in the snapshot: counts against the team only
+                classes[request.gpu_class] = classes.get(request.gpu_class, 0) + 1
+                continue
+            pool = self.pools[self.node_pool[i]]
+            before = self.free_gpu[i]
+            self.free_cpu[i] -= cpu
+            self.free_mem[i] -= mem
+            self.free_gpu[i] = after = before - gpu
+            if gpu:
+                bucket = pool.by_free_gpu[before]
+                del bucket[i]
+                if not bucket:
+                    del pool.by_free_gpu[before]
+                pool.by_free_gpu.setdefault(after, {})[i] = None
+            pool.free[0] -= cpu
+            pool.free[1] -= mem
+            pool.free[2] -= gpu
+            classes[pool.gpu_class] = classes.get(pool.gpu_class, 0) + 1
+        used = self.team_used.get(team)
+        if used is None:
+            used = self.team_used[team] = {}
+        q = self.quotas.get(team)
+        cohort = self.cohort_used.setdefault(q.cohort, {}) if q is not None and q.cohort else None
+        for cls, pods in classes.items():
+            amounts = [("cpu", cpu * pods), ("memory_mb", mem * pods), ("gpu", gpu * pods)]
+            if gpu and cls:
+                amounts.append((f"gpu/{cls}", gpu * pods))
+            for k, v in amounts:
+                used[k] = used.get(k, 0.0) + v
+                if cohort is not None:
+                    cohort[k] = cohort.get(k, 0.0) + v
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def is_over_nominal(self, team: str) -> bool:
+        nominal = self.nominal.get(team)
+        if nominal is None:
+            return False
+        used = self.team_used.get(team, {})
+        return any(used.get(k, 0.0) > v + 1e-9 for k, v in nominal.items())
+
+
+class _Trial:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def __enter__(self) -> Ledger:
+        assert self.ledger.journal is None, "one trial at a time"
+        self.ledger.journal = []
+        self.version = self.ledger.version
+        self.releases = self.ledger.releases
+        self.team_versions = dict(self.ledger.team_version)
+        return self.ledger
+
+    def __exit__(self, *exc) -> None:
+        led, journal = self.ledger, self.ledger.journal
+        led.journal = None
+        for undo, team, request, idx, pipeline, run_id, excludes in reversed(journal):
+            undo(team, request, idx, pipeline=pipeline, run_id=run_id, excludes=excludes)
+        led.version = self.version
+        led.releases = self.releases
+        led.team_version = self.team_versions
+
+
+def _decrement(table: dict[str, dict], key: str, run_id) -> None:
+    runs = table.get(key)
+    if runs is None or run_id not in runs:
+        return
+    runs[run_id] -= 1
+    if runs[run_id] <= 0:
+        del runs[run_id]
+    if not runs:
+        del table[key]

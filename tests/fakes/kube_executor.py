@@ -1,0 +1,13 @@
+"""A KubernetesExecutor wired to a FakeCluster, for tests."""
+from __future__ import annotations
+
+from scheduling.executors.kubernetes import KubernetesExecutor
+from scheduling.executors.manifests import KubernetesConfig
+
+from .kube import FakeCluster
+
+
+def executor_for(cluster: FakeCluster, **config) -> KubernetesExecutor:
+    watch_timeout_s = config.pop("watch_timeout_s", 30)
+    return KubernetesExecutor(api_client=cluster.api_client(), config=KubernetesConfig(**config),
+                              watch_timeout_s=watch_timeout_s, capacity_ttl_s=0, backoff_max_s=0.2)
