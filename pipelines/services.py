@@ -19,7 +19,7 @@ from django.db.models import Max
 
 from . import dag, outbox, states
 from .models import Pipeline, PipelineVersion, Run, Step, StepRun, StepRunEvent
-from .spec import NodeLimits, PipelineSpec, Problem, spec_from_dict, spec_to_dict
+from .spec import NodeLimits, PipelineSpec, Problem, StepSpec, spec_from_dict, spec_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,52 @@ def cancel_run(run_id: int, *, now: datetime, reason: str = "cancelled") -> bool
                run_status=states.RUN_CANCELLED, run_reason=reason)
         outbox.request_cancel(handles)
     return True
+
+
+def retry_run(run_id: int, *, now: datetime, user=None) -> bool:
+    """Retry a failed or cancelled run from failure; False, changing nothing, for any other run.
+
+    Its failed, cancelled and skipped step runs start a new attempt (attempt + 1, back to
+    pending, a fresh set of the step's retries); those whose upstream steps all succeeded are
+    queued at once, the others wait for them as on a first run. Succeeded step runs keep their
+    outputs and do not run again. The run is running again (its finished_at cleared). Every move
+    is an event, through the same mechanism as every other transition.
+    """
+    with transaction.atomic():
+        run = _locked_run(run_id)
+        if run is None or run.status not in states.RUN_RETRYABLE:
+            return False
+        steps = {s.name: s for s in spec_from_dict(run.spec).steps}
+        rows = {sr.step_name: sr for sr in StepRun.objects.filter(run=run)}
+        again = [name for name in steps if rows[name].status in states.STEP_RETRYABLE]
+        if not again:  # a cancelled run whose every step had succeeded: nothing to run
+            return False
+        who = getattr(user, "username", "") or "someone"
+        reason = f"retry from failure requested by {who}"
+        moves = [_retry_move(rows[name], steps[name], reason) for name in again]
+        # The same objects move on: _apply_one leaves each at pending with its new attempt.
+        moves += [
+            _Move(rows[name], states.QUEUED, reason=reason, fields={"ready_at": now})
+            for name in again
+            if all(rows[u].status == states.SUCCEEDED for u in steps[name].upstream)
+        ]
+        _apply(run, moves, now=now, run_status=states.RUN_RUNNING, run_reason="")
+    return True
+
+
+def _retry_move(sr: StepRun, step: StepSpec, reason: str) -> _Move:
+    """A finished step run back to pending as a new attempt, with its run-time traces cleared.
+
+    A manual retry grants a fresh set of retries: ``step.retries`` more after this attempt. The
+    new attempt gives the job a new name, so a job of the old attempt still shutting down can
+    neither be mistaken for it nor report into it.
+    """
+    assert states.can_move(sr.status, states.PENDING), f"{sr}: {sr.status} -> pending"
+    attempt = sr.attempt + 1
+    return _Move(sr, states.PENDING, reason=reason, attempt=attempt, fields={
+        "max_attempts": attempt + step.retries, "queued_at": None, "ready_at": None, "admitted_at": None,
+        "started_at": None, "finished_at": None, "exit_code": None, "handle": "", "node": "", "log_path": "",
+    })
 
 
 def transition(step_run_id: int, *, to: str, now: datetime, expected: Collection[str] | str | None = None,
@@ -255,7 +301,7 @@ def _follow_ups(move: _Move, spec: PipelineSpec, rows: dict[str, StepRun], now: 
             reason = f"retry {sr.attempt + 1} of {sr.max_attempts} in {delay:g} s after: {move.reason}"
             outbox.request_dispatch(countdown=delay)
             return [_Move(sr, states.QUEUED, reason=reason, attempt=sr.attempt + 1,
-                          fields={"ready_at": now + timedelta(seconds=delay), "handle": ""})]
+                          fields={"ready_at": now + timedelta(seconds=delay), "handle": "", "log_path": ""})]
         why = f"upstream step '{sr.step_name}' failed"
         below = dag.downstream(spec, sr.step_name)
         return [
@@ -297,8 +343,12 @@ def _record(run: Run, changes: list[_Change], *, now: datetime, run_status: str,
     first_seq = run.last_seq + 1
     run_updates: dict[str, Any] = {"last_seq": run.last_seq + len(changes)}
     if run_status != run.status:
+        if not states.can_move_run(run.status, run_status):
+            raise InvalidTransition(f"run {run.pk}: {run.status} -> {run_status} is not allowed")
         run_updates.update(status=run_status, reason=run_reason[:1000])
-        if run_status == states.RUN_RUNNING:
+        if run_status == states.RUN_RUNNING and run.status in states.RUN_FINAL:
+            run_updates["finished_at"] = None  # retried from failure: it keeps its first start
+        elif run_status == states.RUN_RUNNING:
             run_updates["started_at"] = now
         if run_status in states.RUN_FINAL:
             run_updates["finished_at"] = now

@@ -14,16 +14,18 @@ SKIPPED = "skipped"
 STEP_STATES = (PENDING, QUEUED, ADMITTED, RUNNING, SUCCEEDED, FAILED, PREEMPTED, CANCELLED, SKIPPED)
 
 # Allowed moves of a StepRun. "failed" is final unless retries remain (failed -> queued).
+# A manual retry of a finished run (``services.retry_run``) moves failed, cancelled and skipped
+# step runs back to pending as a new attempt; succeeded ones never move again.
 STEP_MOVES: dict[str, frozenset[str]] = {
     PENDING: frozenset({QUEUED, SKIPPED, CANCELLED}),
     QUEUED: frozenset({ADMITTED, FAILED, CANCELLED}),  # failed: it can never be scheduled
     ADMITTED: frozenset({RUNNING, FAILED, QUEUED, CANCELLED}),
     RUNNING: frozenset({SUCCEEDED, FAILED, PREEMPTED, CANCELLED}),
     PREEMPTED: frozenset({QUEUED, CANCELLED}),
-    FAILED: frozenset({QUEUED}),
+    FAILED: frozenset({QUEUED, PENDING}),  # pending: retried by hand
     SUCCEEDED: frozenset(),
-    CANCELLED: frozenset(),
-    SKIPPED: frozenset(),
+    CANCELLED: frozenset({PENDING}),  # retried by hand
+    SKIPPED: frozenset({PENDING}),  # retried by hand
 }
 
 STEP_FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, SKIPPED})
@@ -37,18 +39,26 @@ RUN_FAILED = "failed"
 RUN_CANCELLED = "cancelled"
 
 RUN_STATES = (RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELLED)
+# A run is final once every step is; a failed or cancelled run may be retried from failure
+# (back to running), a succeeded one never changes again.
 RUN_MOVES: dict[str, frozenset[str]] = {
     RUN_QUEUED: frozenset({RUN_RUNNING, RUN_FAILED, RUN_CANCELLED}),
     RUN_RUNNING: frozenset({RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELLED}),
     RUN_SUCCEEDED: frozenset(),
-    RUN_FAILED: frozenset(),
-    RUN_CANCELLED: frozenset(),
+    RUN_FAILED: frozenset({RUN_RUNNING}),  # retried from failure
+    RUN_CANCELLED: frozenset({RUN_RUNNING}),  # retried from failure
 }
 RUN_FINAL = frozenset({RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELLED})
+RUN_RETRYABLE = frozenset({RUN_FAILED, RUN_CANCELLED})
+STEP_RETRYABLE = frozenset({FAILED, CANCELLED, SKIPPED})  # what a retry from failure runs again
 
 
 def can_move(current: str, new: str) -> bool:
     return new in STEP_MOVES.get(current, frozenset())
+
+
+def can_move_run(current: str, new: str) -> bool:
+    return new in RUN_MOVES.get(current, frozenset())
 
 
 def run_outcome(step_states: list[str]) -> str | None:

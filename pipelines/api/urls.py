@@ -14,5 +14,7 @@ urlpatterns = [
     path("runs/", views.RunsRoute.as_view(), name="runs"),
     path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run-detail"),
     path("runs/<int:pk>/cancel/", views.RunCancelView.as_view(), name="run-cancel"),
+    path("runs/<int:pk>/retry/", views.RunRetryView.as_view(), name="run-retry"),
     path("runs/<int:pk>/steps/<str:step>/log/", views.StepLogView.as_view(), name="step-log"),
+    path("runs/<int:pk>/artifacts/<str:step>/<str:output>/", views.ArtifactView.as_view(), name="run-artifact"),
 ]

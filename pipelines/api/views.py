@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate, login, logout
 from django.db import IntegrityError
 from django.db.models import Prefetch
+from django.http import Http404
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -29,7 +30,7 @@ from .. import dag, selectors, services, states
 from ..limits import node_limits
 from ..models import PipelineVersion
 from ..spec import spec_from_dict
-from . import logs
+from . import artifacts, logs
 from .errors import Conflict
 from .parsers import JSONParser
 from .permissions import CanWriteTeam
@@ -263,6 +264,22 @@ class RunCancelView(ApiView):
         return Response(RunDetailSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
+class RunRetryView(ApiView):
+    @extend_schema(request=None, responses={202: RunDetailSerializer,
+                                            409: OpenApiResponse(description="The run is not failed or cancelled.")},
+                   summary="Retry a failed or cancelled run from failure (editor): its failed, cancelled and "
+                           "skipped steps run again, succeeded ones keep their outputs")
+    def post(self, request, pk: int):
+        run = _run(request.user, pk)
+        self.check_object_permissions(request, run)
+        is_retried = services.retry_run(run.pk, now=timezone.now(), user=request.user)
+        run = _run(request.user, pk)
+        if not is_retried:
+            raise Conflict(f"run {run.pk} is {run.status}; only a failed or cancelled run with a step left "
+                           f"to run can be retried")
+        return Response(RunDetailSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
 class StepLogView(ApiView):
     @extend_schema(parameters=[LogQuerySerializer], responses=LogChunkSerializer,
                    summary="A chunk of a step's log, from a byte offset")
@@ -273,6 +290,23 @@ class StepLogView(ApiView):
         chunk = logs.read_chunk(step_run.log_path, offset=query["offset"], limit=query["limit"],
                                 is_final=step_run.status in states.STEP_FINAL)
         return Response(chunk)
+
+
+class ArtifactView(ApiView):
+    @extend_schema(responses={200: OpenApiResponse(description="The artifact's JSON content, as the step wrote it."),
+                              404: OpenApiResponse(description="No such step or output, not written yet, not "
+                                                               "JSON, or larger than 1 MB.")},
+                   summary="A step's output, when it is a JSON file of at most 1 MB (metrics, say)")
+    def get(self, request, pk: int, step: str, output: str):
+        run = _run(request.user, pk)
+        get_object_or_404(selectors.step_runs_of(run), step_name=step)
+        declared = next((s.get("outputs", []) for s in run.spec.get("steps", []) if s.get("name") == step), [])
+        if output not in declared:
+            raise Http404(f"step {step!r} declares no output {output!r}")
+        try:
+            return Response(artifacts.read_json(run.workdir, step, output))
+        except artifacts.NotReadable as exc:
+            raise Http404(str(exc)) from None
 
 
 # -- routes: one URL, one view per HTTP method -------------------------------------------------

@@ -161,7 +161,7 @@ class LocalExecutor:
             return None
         handle, kind = record["handle"], record["kind"]
         if kind in (EXITED, FAILED):
-            self._retire(handle)
+            self._retire(handle, has_exited=kind == EXITED)
         if kind == STARTED:
             return ExecutorEvent(handle, STARTED, str(offset), node=self.node)
         if kind == EXITED:
@@ -185,7 +185,9 @@ class LocalExecutor:
             if pid is None:
                 continue
             if not _alive(pid):
-                if now - path.stat().st_mtime > 5 and not job.get("failed"):
+                if job.get("failed"):  # stopped after its timeout or grace: nothing more will come
+                    self._retire(handle, has_exited=True)
+                elif now - path.stat().st_mtime > 5:
                     # the wrapper itself died (SIGKILL, OOM killer) before it could write its exit
                     self._write_job(handle, {**job, "failed": True})
                     self._append({"handle": handle, "kind": FAILED, "reason": "the step's process vanished"})
@@ -203,12 +205,16 @@ class LocalExecutor:
                                   "reason": f"killed: still running {self.grace_s:g} s after SIGTERM"})
                 _signal_group(pid, signal.SIGKILL)
 
-    def _retire(self, handle: str) -> None:
-        """The job is over as far as the journal goes; keep its file for idempotent submits."""
+    def _retire(self, handle: str, *, has_exited: bool) -> None:
+        """The job is over as far as the journal goes; keep its file for idempotent submits.
+
+        After an ``exited`` line the wrapper is on its way out (it may not be gone yet). After a
+        ``failed`` line (timeout, grace over) a live process is still being stopped: housekeeping
+        keeps the file until it is gone."""
         src = self.jobs_dir / f"{handle}.json"
         job = self._read_job(src)
-        if job.get("pid") and _alive(job["pid"]):
-            return  # a timeout line came first; the process is still being stopped
+        if not has_exited and job.get("pid") and _alive(job["pid"]):
+            return
         try:
             src.rename(self.done_dir / src.name)
         except FileNotFoundError:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import sys
 
-from . import admission, pipeline_overhead, simulator
+from . import admission, editor, pipeline_overhead, simulator
 
 BENCHMARKS = {
     "pipeline_overhead": pipeline_overhead.main,
     "admission": admission.main,
     "simulator": simulator.main,
+    "editor": editor.main,
 }
 
 

@@ -213,6 +213,10 @@ export const api = {
     request<RunDetail>("GET", `/api/runs/${seg(String(id))}/`, { signal }),
   submitRun: (body: RunSubmit) => request<RunDetail>("POST", "/api/runs/", { body }),
   cancelRun: (id: number | string) => request<RunDetail>("POST", `/api/runs/${seg(String(id))}/cancel/`),
+  retryRun: (id: number | string) => request<RunDetail>("POST", `/api/runs/${seg(String(id))}/retry/`),
+  /** A step's output that is a JSON file of at most 1 MB (404 otherwise). */
+  artifact: (runId: number | string, step: string, output: string, signal?: AbortSignal) =>
+    request<unknown>("GET", `/api/runs/${seg(String(runId))}/artifacts/${seg(step)}/${seg(output)}/`, { signal }),
   stepLog: (runId: number | string, step: string, offset: number, signal?: AbortSignal) =>
     request<StepLogChunk>("GET", `/api/runs/${seg(String(runId))}/steps/${seg(step)}/log/`, {
       query: { offset },

@@ -203,7 +203,10 @@ function EditorView({ mode, pipeline, version, team, writableTeams, canEdit, onS
     void flow.fitView(FIT_VIEW_OPTIONS);
   }, [nodesInitialized, flow]);
 
-  const selectedNames = useMemo(() => nodes.filter((n) => n.selected).map((n) => n.id), [nodes]);
+  // The selection as a stable array: a drag gives new node objects every frame, and what
+  // depends on the selection (the side panel) must not render again for it.
+  const selectionKey = nodes.filter((n) => n.selected).map((n) => n.id).join("\u0000");
+  const selectedNames = useMemo(() => (selectionKey ? selectionKey.split("\u0000") : []), [selectionKey]);
   const selectedStep = selectedNames.length === 1 ? findStep(spec, selectedNames[0]!) : undefined;
   const selectOnly = useCallback((names: Set<string>) => {
     setNodes((ns) => ns.map((n) => (!!n.selected === names.has(n.id) ? n : { ...n, selected: names.has(n.id) })));
@@ -368,6 +371,65 @@ function EditorView({ mode, pipeline, version, team, writableTeams, canEdit, onS
     [problems, selectedStep],
   );
 
+  // Memoised: a drag re-renders the editor every frame; the panel (a thousand input sources on
+  // a big pipeline) has nothing new to show then.
+  const sidePanel = useMemo(
+    () => (
+      <aside className="side-panel editor-side" data-testid="side-panel">
+        {selectedStep ? (
+          <StepPanel
+            key={selectedStep.name}
+            step={selectedStep}
+            steps={spec.steps}
+            problems={stepProblems}
+            isReadOnly={isReadOnly}
+            onPatch={(patch, field) => edit(updateStep(specRef.current, selectedStep.name, patch), `${selectedStep.name}:${field}`)}
+            onRename={(to) => {
+              const result = renameStep(specRef.current, selectedStep.name, to);
+              if (result.error !== null) return result.error;
+              pendingSelection.current = new Set([to]);
+              edit(result.spec);
+              return null;
+            }}
+            onRenameOutput={(index, to) => edit(renameOutput(specRef.current, selectedStep.name, index, to), `${selectedStep.name}:outputs`)}
+            onDelete={() => edit(removeSteps(specRef.current, new Set([selectedStep.name])))}
+            onClose={() => selectOnly(new Set())}
+          />
+        ) : (
+          <>
+            {selectedNames.length > 1 && (
+              <p className="muted" data-testid="multi-selection">
+                {selectedNames.length} steps selected. Delete removes them; Ctrl+C copies them.
+              </p>
+            )}
+            <ProblemList
+              problems={validation.result?.problems ?? null}
+              error={validation.error}
+              isChecking={validation.isChecking}
+              onSelect={(name) => selectOnly(new Set([name]))}
+            />
+            {pipeline && (
+              <VersionList
+                pipelineId={pipeline.id}
+                versions={pipeline.versions}
+                current={mode === "version" ? (version?.number ?? null) : latest}
+                canRestore={canEdit}
+                onRestore={(n) => (mode === "version" ? navigate(`/pipelines/${pipeline.id}/edit?restore=${n}`) : void restore(n))}
+              />
+            )}
+            <p className="muted small shortcuts">
+              Select a step to edit it. Shift-drag selects several; Ctrl+C / Ctrl+V copy and paste; Delete removes; Ctrl+Z /
+              Ctrl+Shift+Z undo and redo; Ctrl+S saves.
+            </p>
+          </>
+        )}
+      </aside>
+    ),
+    // The callbacks read specRef, so `spec` itself is not a dependency.
+    [selectedStep, spec.steps, stepProblems, isReadOnly, edit, selectOnly, selectedNames.length, validation.result,
+     validation.error, validation.isChecking, pipeline, mode, version, latest, canEdit, navigate, restore],
+  );
+
   const title = pipeline ? pipeline.name : "New pipeline";
   return (
     <div className="editor-page" data-testid="editor" data-dirty={dirty ? "true" : "false"} data-mode={mode}>
@@ -482,55 +544,7 @@ function EditorView({ mode, pipeline, version, team, writableTeams, canEdit, onS
             <p className="canvas-empty muted">{isReadOnly ? "No steps." : "Drag a step from the palette, or press one to add it."}</p>
           )}
         </div>
-        <aside className="side-panel editor-side" data-testid="side-panel">
-          {selectedStep ? (
-            <StepPanel
-              key={selectedStep.name}
-              step={selectedStep}
-              steps={spec.steps}
-              problems={stepProblems}
-              isReadOnly={isReadOnly}
-              onPatch={(patch, field) => edit(updateStep(specRef.current, selectedStep.name, patch), `${selectedStep.name}:${field}`)}
-              onRename={(to) => {
-                const result = renameStep(specRef.current, selectedStep.name, to);
-                if (result.error !== null) return result.error;
-                pendingSelection.current = new Set([to]);
-                edit(result.spec);
-                return null;
-              }}
-              onRenameOutput={(index, to) => edit(renameOutput(specRef.current, selectedStep.name, index, to), `${selectedStep.name}:outputs`)}
-              onDelete={() => edit(removeSteps(specRef.current, new Set([selectedStep.name])))}
-              onClose={() => selectOnly(new Set())}
-            />
-          ) : (
-            <>
-              {selectedNames.length > 1 && (
-                <p className="muted" data-testid="multi-selection">
-                  {selectedNames.length} steps selected. Delete removes them; Ctrl+C copies them.
-                </p>
-              )}
-              <ProblemList
-                problems={validation.result?.problems ?? null}
-                error={validation.error}
-                isChecking={validation.isChecking}
-                onSelect={(name) => selectOnly(new Set([name]))}
-              />
-              {pipeline && (
-                <VersionList
-                  pipelineId={pipeline.id}
-                  versions={pipeline.versions}
-                  current={mode === "version" ? (version?.number ?? null) : latest}
-                  canRestore={canEdit}
-                  onRestore={(n) => (mode === "version" ? navigate(`/pipelines/${pipeline.id}/edit?restore=${n}`) : void restore(n))}
-                />
-              )}
-              <p className="muted small shortcuts">
-                Select a step to edit it. Shift-drag selects several; Ctrl+C / Ctrl+V copy and paste; Delete removes; Ctrl+Z /
-                Ctrl+Shift+Z undo and redo; Ctrl+S saves.
-              </p>
-            </>
-          )}
-        </aside>
+        {sidePanel}
       </div>
 
       {dialog === "save" && (

@@ -2,7 +2,7 @@
 // (right), a generic "needs" handle (drop an output here to create an input named after it) and
 // an "after" handle (ordering without an artifact), and the server's problems as a badge.
 import { Handle, Position, useUpdateNodeInternals, type NodeProps, type NodeTypes } from "@xyflow/react";
-import { memo, useEffect } from "react";
+import { memo, useEffect, useRef } from "react";
 import { ANY_HANDLE, inHandle, outHandle } from "../graph/edit";
 import { EDITOR_NODE_TYPE, type EditorNode } from "../graph/editorFlow";
 import { STEP_TYPE_LABEL } from "./templates";
@@ -16,10 +16,17 @@ function StepNodeView({ id, data, selected }: NodeProps<EditorNode>) {
   const firstError = problems?.find((p) => p.severity === "error");
   const r = step.resources;
 
-  // Handles come and go with inputs and outputs; React Flow must measure them again.
+  // Handles come and go with inputs and outputs; React Flow must measure them again. Not on
+  // mount: React Flow measures a new node itself, and 500 nodes each asking on mount cost
+  // 500 store updates, each running every node's and edge's selectors (seconds on a big graph).
   const updateNodeInternals = useUpdateNodeInternals();
   const handleKey = `${inputs.map(([k]) => k).join("|")}/${outputs.join("|")}`;
-  useEffect(() => updateNodeInternals(id), [id, handleKey, updateNodeInternals]);
+  const measuredKey = useRef(handleKey);
+  useEffect(() => {
+    if (measuredKey.current === handleKey) return;
+    measuredKey.current = handleKey;
+    updateNodeInternals(id);
+  }, [id, handleKey, updateNodeInternals]);
 
   const classes = ["editor-node", `type-${step.type}`, selected ? "is-selected" : "", errors ? "has-errors" : warnings ? "has-warnings" : ""];
   return (

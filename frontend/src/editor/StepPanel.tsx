@@ -1,8 +1,8 @@
 // The side panel for the selected step: every field of its spec, and the server's problems
 // naming it. Edits go up as patches; the name is committed on Enter or when leaving the field.
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import type { Problem, Resources, StepSpec } from "../api/types";
-import { wouldCloseLoop } from "../graph/cycles";
+import { loopsInto } from "../graph/cycles";
 import { DEFAULT_RESOURCES, uniqueName } from "../graph/edit";
 import { CommandField, Field, KeyValueRows, NumberField, useDraft } from "./fields";
 import { STEP_TYPE_LABEL, STEP_TYPES } from "./templates";
@@ -129,10 +129,16 @@ function NameField({ name, onRename, isReadOnly }: { name: string; onRename: (to
 function InputRows({ step, steps, isReadOnly, onChange }: { step: StepSpec; steps: readonly StepSpec[]; isReadOnly: boolean; onChange: (inputs: Record<string, string>) => void }) {
   const inputs = step.inputs ?? {};
   const entries = Object.entries(inputs);
-  const sources = steps
-    .filter((s) => s.name !== step.name)
-    .flatMap((s) => (s.outputs ?? []).map((o) => ({ ref: `${s.name}.${o}`, producer: s.name })));
-  const loops = new Map(sources.map(({ producer }) => [producer, wouldCloseLoop(steps, producer, step.name)]));
+  // Every other step's outputs, and the loop each would close: one walk of the graph, redone
+  // only when the steps change (a 500-step pipeline has a thousand sources).
+  const sources = useMemo(
+    () =>
+      steps
+        .filter((s) => s.name !== step.name)
+        .flatMap((s) => (s.outputs ?? []).map((o) => ({ ref: `${s.name}.${o}`, producer: s.name }))),
+    [steps, step.name],
+  );
+  const loops = useMemo(() => loopsInto(steps, step.name), [steps, step.name]);
   const rename = (from: string, to: string) => onChange(Object.fromEntries(entries.map(([k, v]) => [k === from ? to : k, v])));
   return (
     <fieldset className="rows" data-testid="field-inputs">

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { StepSpec } from "../api/types";
-import { describeLoop, downstreamMap, wouldCloseLoop } from "./cycles";
+import { describeLoop, downstreamMap, loopsInto, wouldCloseLoop } from "./cycles";
 
 function step(name: string, extra: Partial<StepSpec> = {}): StepSpec {
   return { name, type: "python", image: "python:3.11-slim", command: ["true"], ...extra };
@@ -36,5 +36,22 @@ describe("wouldCloseLoop", () => {
     const steps = [step("a", { inputs: { q: "", z: "ghost.out" }, depends_on: ["nobody"] }), step("b", { depends_on: ["a"] })];
     expect(downstreamMap(steps)).toEqual(new Map([["a", ["b"]], ["b", []]]));
     expect(wouldCloseLoop(steps, "a", "b")).toBeNull();
+  });
+});
+
+describe("loopsInto", () => {
+  it("names, for every producer at once, the loop wouldCloseLoop names for it", () => {
+    const steps: StepSpec[] = [
+      { name: "a", type: "custom", image: "", command: [] },
+      { name: "b", type: "custom", image: "", command: [], inputs: { x: "a.out" } },
+      { name: "c", type: "custom", image: "", command: [], depends_on: ["b"] },
+      { name: "d", type: "custom", image: "", command: [], depends_on: ["a", "c"] },
+      { name: "e", type: "custom", image: "", command: [] },
+    ];
+    for (const target of ["a", "b", "c", "d", "e"]) {
+      const loops = loopsInto(steps, target);
+      for (const s of steps) expect(loops.get(s.name), `${s.name} -> ${target}`).toEqual(wouldCloseLoop(steps, s.name, target));
+    }
+    expect(loopsInto(steps, "a").get("d")).toEqual(["d", "a", "d"]);
   });
 });

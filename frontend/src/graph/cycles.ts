@@ -47,6 +47,38 @@ export function wouldCloseLoop(steps: readonly StepSpec[], source: string, targe
   return null;
 }
 
+/**
+ * For every step, the loop an edge `step -> target` would close (as `wouldCloseLoop` names it),
+ * or null: one breadth-first walk from `target` instead of one per step, for lists that ask
+ * about every possible producer at once (the step panel's input sources).
+ */
+export function loopsInto(steps: readonly StepSpec[], target: string): Map<string, string[] | null> {
+  const next = downstreamMap(steps);
+  const parent = new Map<string, string | null>([[target, null]]);
+  const queue = [target];
+  for (let i = 0; i < queue.length; i++) {
+    for (const succ of next.get(queue[i]!) ?? []) {
+      if (!parent.has(succ)) {
+        parent.set(succ, queue[i]!);
+        queue.push(succ);
+      }
+    }
+  }
+  const out = new Map<string, string[] | null>();
+  for (const step of steps) {
+    if (step.name === target) {
+      out.set(step.name, [target, target]);
+    } else if (parent.has(step.name)) {
+      const path: string[] = [];
+      for (let n: string | null = step.name; n !== null; n = parent.get(n) ?? null) path.push(n);
+      out.set(step.name, [step.name, ...path.reverse()]);
+    } else {
+      out.set(step.name, null);
+    }
+  }
+  return out;
+}
+
 /** `"would close a loop: a -> b -> a"`. */
 export function describeLoop(loop: readonly string[]): string {
   return `would close a loop: ${loop.join(" -> ")}`;

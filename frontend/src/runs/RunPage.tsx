@@ -1,6 +1,7 @@
-// One run, live: the DAG coloured by step state, the run's status and times, cancel, and the
-// selected step's details and log.
-import { useCallback, useEffect, useMemo, useState } from "react";
+// One run, live: the DAG coloured by step state, the run's status and times, cancel and retry
+// from failure, the results (final steps' metrics), a timeline of the steps, and the selected
+// step's details and log.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, errorMessage } from "../api/client";
 import type { RunDetail, StepRun } from "../api/types";
@@ -12,8 +13,11 @@ import { DagView } from "../graph/DagView";
 import { ErrorMessage } from "../ui";
 import { useNow } from "../useNow";
 import { LogPanel } from "./LogPanel";
+import { metricsSteps } from "./results";
+import { RunResults } from "./RunResults";
 import { stepRunsByStep } from "./runEvents";
 import { StatusBadge } from "./StatusBadge";
+import { Timeline } from "./Timeline";
 import { useRunEvents, type ConnectionState } from "./useRunEvents";
 
 const CONNECTION_LABEL: Record<ConnectionState, string> = {
@@ -33,20 +37,25 @@ export function RunPage() {
   }, [initial.data, applyRun]);
 
   const run = events.run;
+  const teamId = run?.team.id;
+  const team = useApi((signal) => (teamId === undefined ? Promise.resolve(null) : api.team(teamId, signal)), [teamId]);
+  const canEdit = team.data?.role === "editor" || team.data?.role === "admin";
   if (!run) {
     if (initial.error) return <ErrorMessage error={initial.error} onRetry={initial.reload} />;
     return <p className="muted page-pad">Loading run…</p>;
   }
-  return <RunView key={run.id} run={run} connection={events.connection} onRunChanged={applyRun} />;
+  return <RunView key={run.id} run={run} connection={events.connection} canEdit={canEdit} onRunChanged={applyRun} />;
 }
 
 interface ViewProps {
   run: RunDetail;
   connection: ConnectionState;
+  /** The editor role in the run's team: cancel and retry. */
+  canEdit: boolean;
   onRunChanged: (run: RunDetail) => void;
 }
 
-function RunView({ run, connection, onRunChanged }: ViewProps) {
+function RunView({ run, connection, canEdit, onRunChanged }: ViewProps) {
   const [searchParams, setSearchParams] = useSearchParams();
   const selected = searchParams.get("step");
   const select = useCallback(
@@ -75,24 +84,36 @@ function RunView({ run, connection, onRunChanged }: ViewProps) {
     [graph.edges, stepRuns],
   );
   const selectedStep = selected ? run.spec.steps.find((s) => s.name === selected) : undefined;
+  const stepNames = useMemo(() => run.spec.steps.map((s) => s.name), [run.spec]);
+  const resultSteps = useMemo(() => metricsSteps(run.spec), [run.spec]);
 
   return (
     <div className="run-page">
-      <RunHeader run={run} connection={connection} onRunChanged={onRunChanged} />
+      <RunHeader run={run} connection={connection} canEdit={canEdit} onRunChanged={onRunChanged} />
+      <RunResults run={run} steps={resultSteps} stepRuns={stepRuns} />
       <div className="run-body">
-        <DagView
-          nodes={graph.nodes}
-          edges={edges}
-          selected={selectedStep ? selectedStep.name : null}
-          onSelect={select}
-          label={`Steps of run ${run.id}`}
-        />
+        <div className="run-main">
+          <DagView
+            nodes={graph.nodes}
+            edges={edges}
+            selected={selectedStep ? selectedStep.name : null}
+            onSelect={select}
+            label={`Steps of run ${run.id}`}
+          />
+          <Timeline
+            steps={stepNames}
+            stepRuns={stepRuns}
+            isLive={!RUN_FINAL.has(run.status)}
+            selected={selectedStep ? selectedStep.name : null}
+            onSelect={select}
+          />
+        </div>
         <aside className="side-panel" data-testid="side-panel">
           {selectedStep ? (
             <>
               <StepRunDetails name={selectedStep.name} stepRun={stepRuns.get(selectedStep.name)} onClose={() => select(null)} />
               <LogPanel
-                key={selectedStep.name}
+                key={`${selectedStep.name}:${stepRuns.get(selectedStep.name)?.attempt ?? 1}`}
                 runId={run.id}
                 step={selectedStep.name}
                 status={stepRuns.get(selectedStep.name)?.status}
@@ -107,21 +128,24 @@ function RunView({ run, connection, onRunChanged }: ViewProps) {
   );
 }
 
-function RunHeader({ run, connection, onRunChanged }: ViewProps) {
+function RunHeader({ run, connection, canEdit, onRunChanged }: ViewProps) {
   const isFinal = RUN_FINAL.has(run.status);
+  const canRetry = run.status === "failed" || run.status === "cancelled";
   const now = useNow(!isFinal && run.started_at !== null);
-  const [isCancelling, setIsCancelling] = useState(false);
-  const [cancelError, setCancelError] = useState<string | null>(null);
+  const [busy, setBusy] = useState<"cancel" | "retry" | null>(null);
+  const [isConfirmingCancel, setIsConfirmingCancel] = useState(false);
+  const [actionError, setActionError] = useState<string | null>(null);
 
-  const cancel = async () => {
-    setIsCancelling(true);
-    setCancelError(null);
+  const act = async (kind: "cancel" | "retry") => {
+    setBusy(kind);
+    setActionError(null);
+    setIsConfirmingCancel(false);
     try {
-      onRunChanged(await api.cancelRun(run.id));
+      onRunChanged(await (kind === "cancel" ? api.cancelRun(run.id) : api.retryRun(run.id)));
     } catch (err) {
-      setCancelError(errorMessage(err));
+      setActionError(errorMessage(err));
     } finally {
-      setIsCancelling(false);
+      setBusy(null);
     }
   };
 
@@ -135,7 +159,12 @@ function RunHeader({ run, connection, onRunChanged }: ViewProps) {
           Run #{run.id} <span className="muted">v{run.version}</span>
         </h1>
         <StatusBadge status={run.status} testId="run-status" />
-        <span className={`connection connection-${connection}`} data-testid="connection-state" data-state={connection}>
+        <span
+          className={`connection connection-${connection}`}
+          data-testid="connection-state"
+          data-state={connection}
+          role="status"
+        >
           {CONNECTION_LABEL[connection]}
         </span>
       </div>
@@ -164,24 +193,70 @@ function RunHeader({ run, connection, onRunChanged }: ViewProps) {
           <dd data-testid="run-duration">{formatDuration(secondsBetween(run.started_at, run.finished_at, now))}</dd>
         </div>
       </dl>
-      <div className="run-actions">
-        {!isFinal && (
-          <button type="button" className="danger" onClick={cancel} disabled={isCancelling} data-testid="cancel-run">
-            {isCancelling ? "Cancelling…" : "Cancel run"}
-          </button>
-        )}
-      </div>
+      {canEdit && (
+        <div className="run-actions">
+          {!isFinal && !isConfirmingCancel && (
+            <button
+              type="button"
+              className="danger"
+              onClick={() => setIsConfirmingCancel(true)}
+              disabled={busy !== null}
+              data-testid="cancel-run"
+            >
+              {busy === "cancel" ? "Cancelling…" : "Cancel run"}
+            </button>
+          )}
+          {!isFinal && isConfirmingCancel && (
+            <CancelConfirm onConfirm={() => void act("cancel")} onKeep={() => setIsConfirmingCancel(false)} />
+          )}
+          {canRetry && (
+            <button
+              type="button"
+              className="primary"
+              onClick={() => void act("retry")}
+              disabled={busy !== null}
+              data-testid="retry-run"
+              title="Run the failed, cancelled and skipped steps again; succeeded steps keep their outputs"
+            >
+              {busy === "retry" ? "Retrying…" : "Retry from failure"}
+            </button>
+          )}
+        </div>
+      )}
       {run.reason && (
         <p className="run-reason" data-testid="run-reason">
           {run.reason}
         </p>
       )}
-      {cancelError && (
-        <p className="error-box" role="alert">
-          {cancelError}
+      {actionError && (
+        <p className="error-box" role="alert" data-testid="run-action-error">
+          {actionError}
         </p>
       )}
     </header>
+  );
+}
+
+/** Cancelling stops running steps: ask first. Focus goes to the safe choice; Escape keeps the run. */
+function CancelConfirm({ onConfirm, onKeep }: { onConfirm: () => void; onKeep: () => void }) {
+  const keepRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => keepRef.current?.focus(), []);
+  return (
+    <div
+      className="cancel-confirm"
+      role="alertdialog"
+      aria-label="Cancel this run?"
+      data-testid="cancel-confirm"
+      onKeyDown={(e) => e.key === "Escape" && onKeep()}
+    >
+      <span>Cancel this run? Running steps are stopped.</span>
+      <button type="button" ref={keepRef} onClick={onKeep} data-testid="cancel-keep">
+        Keep running
+      </button>
+      <button type="button" className="danger" onClick={onConfirm} data-testid="cancel-confirm-yes">
+        Cancel run
+      </button>
+    </div>
   );
 }
 

@@ -1,5 +1,7 @@
 // Live state of one run over ws/runs/<id>/: snapshot, then events in order; on a close or a
 // missed event, reconnect with ?after=<last applied seq> so the server replays what we lack.
+// Once the run is final the socket is closed ("Finished"); if the run becomes live again (a
+// retry from failure) it reconnects from the last event applied.
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { RunDetail } from "../api/types";
 import {
@@ -31,6 +33,8 @@ export function useRunEvents(runId: number | string | undefined): RunEvents {
   const [state, setState] = useState<RunEventsState>(initialRunEventsState);
   const [connection, setConnection] = useState<ConnectionState>("connecting");
   const [failures, setFailures] = useState(0);
+  /** Set by the socket effect: close the socket (the run is final) or open one (it is live again). */
+  const followRef = useRef<(isFinal: boolean) => void>(() => undefined);
 
   const dispatch = useCallback((action: RunEventsAction): RunEventsState => {
     const next = reduceRunEvents(stateRef.current, action);
@@ -103,6 +107,21 @@ export function useRunEvents(runId: number | string | undefined): RunEvents {
       ws.onerror = () => undefined;
     };
 
+    followRef.current = (isFinal: boolean) => {
+      if (disposed) return;
+      if (isFinal) {
+        // Nothing more will happen to a final run unless someone retries it: stop listening.
+        if (timer !== undefined) window.clearTimeout(timer);
+        timer = undefined;
+        const ws = socket;
+        socket = null;
+        ws?.close();
+        setConnection("closed");
+      } else if (socket === null && timer === undefined) {
+        connect();
+      }
+    };
+
     connect();
     return () => {
       disposed = true;
@@ -112,6 +131,9 @@ export function useRunEvents(runId: number | string | undefined): RunEvents {
       ws?.close();
     };
   }, [runId, dispatch]);
+
+  const isFinal = isRunFinal(state.run);
+  useEffect(() => followRef.current(isFinal), [isFinal]);
 
   const applyRun = useCallback((run: RunDetail) => void dispatch({ kind: "run", run }), [dispatch]);
 
