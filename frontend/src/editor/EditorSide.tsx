@@ -2,7 +2,7 @@
 import { Link } from "react-router-dom";
 import type { Problem, VersionSummary } from "../api/types";
 import { formatDateTime } from "../format";
-import { ErrorMessage } from "../ui";
+import { ErrorMessage, ProblemItems } from "../ui";
 import { saveErrorLines } from "./dialogs";
 
 interface ProblemProps {
@@ -36,23 +36,7 @@ export function ProblemList({ problems, error, isChecking, onSelect }: ProblemPr
       ) : problems.length === 0 ? (
         <p className="ok">✓ No problems found.</p>
       ) : (
-        <ul>
-          {problems.map((p, i) => (
-            <li key={i} className={`problem problem-${p.severity}`} data-testid="problem" data-code={p.code}>
-              <span className="problem-severity">{p.severity === "error" ? "Error" : "Warning"}</span>
-              <span className="problem-message">{p.message}</span>
-              {p.steps.length > 0 && (
-                <span className="problem-steps">
-                  {[...new Set(p.steps)].map((s) => (
-                    <button key={s} type="button" className="link-button" onClick={() => onSelect(s)}>
-                      {s}
-                    </button>
-                  ))}
-                </span>
-              )}
-            </li>
-          ))}
-        </ul>
+        <ProblemItems problems={problems} onSelect={onSelect} />
       )}
     </section>
   );

@@ -9,7 +9,7 @@ import { formatDateTime } from "../format";
 import { specToFlow } from "../graph/convert";
 import { DagView } from "../graph/DagView";
 import { RunList } from "../runs/RunList";
-import { ErrorMessage } from "../ui";
+import { ErrorMessage, ProblemItems } from "../ui";
 
 export function PipelinePage() {
   const { id = "" } = useParams();
@@ -159,23 +159,7 @@ function Problems({
       {problems.length === 0 ? (
         <p className="ok">✓ No problems found.</p>
       ) : (
-        <ul>
-          {problems.map((p, i) => (
-            <li key={i} className={`problem problem-${p.severity}`} data-testid="problem" data-code={p.code}>
-              <span className="problem-severity">{p.severity === "error" ? "Error" : "Warning"}</span>
-              <span className="problem-message">{p.message}</span>
-              {p.steps.length > 0 && (
-                <span className="problem-steps">
-                  {[...new Set(p.steps)].map((s) => (
-                    <button key={s} type="button" className="link-button" onClick={() => onSelect(s)}>
-                      {s}
-                    </button>
-                  ))}
-                </span>
-              )}
-            </li>
-          ))}
-        </ul>
+        <ProblemItems problems={problems} onSelect={onSelect} />
       )}
       {validation?.critical_path && (
         <p className="muted small">
