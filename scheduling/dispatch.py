@@ -7,6 +7,7 @@ names are deterministic, so a repeated submit after a crash is a harmless "alrea
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -54,7 +55,8 @@ def record_admissions(decision: core.Decision, *, executor: Executor, now: datet
         sr = rows[step_run_id]
         job = _job_for(sr, runs[sr.run_id], executor)
         if services.transition(sr.pk, to=states.ADMITTED, expected=states.QUEUED, attempt=sr.attempt, now=now,
-                               reason=f"admitted by {decision.policy}", handle=job.name, log_path=job.log_path):
+                               reason=f"admitted by {decision.policy}", handle=job.name,
+                               log_path=_log_path(executor, job)):
             jobs.append((sr.pk, job))
     return jobs
 
@@ -79,9 +81,47 @@ def reconcile(*, executor: Executor, now: datetime, grace_s: float) -> int:
     """Resubmit step runs admitted more than ``grace_s`` ago whose job may never have been created
     (a worker died between commit and submit). Submitting is idempotent. Returns how many."""
     stale = StepRun.objects.filter(status=states.ADMITTED, admitted_at__lt=now - timedelta(seconds=grace_s))
-    jobs = [(sr.pk, _job_for(sr, sr.run, executor)) for sr in stale.select_related("run", "team")]
+    return len(_resubmit(stale, executor=executor, now=now))
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    cancelled: list[str]  # active jobs no admitted or running step run holds
+    resubmitted: list[str]  # admitted step runs' jobs that were not active
+
+
+def reconcile_on_start(*, executor: Executor, now: datetime) -> Reconciled:
+    """Compare the executor's active jobs with the database (the watcher does this as it starts).
+
+    1. An active job that no admitted or running step run holds is cancelled: its run was
+       cancelled, or its step failed for good, while nobody was there to stop it.
+    2. An admitted step run whose job is not active is resubmitted (at once, no grace): the job
+       never got created, or it finished unseen, and then "already exists" changes nothing.
+
+    The jobs are listed *before* the database is read: dispatch commits an admission before it
+    creates the job, so every job listed has its step run visible here, and a job created after
+    the listing is not mistaken for an orphan.
+    """
+    active = set(executor.list_active())
+    held = set(StepRun.objects.filter(status__in=states.STEP_ACTIVE, handle__in=active)
+               .values_list("handle", flat=True))
+    orphans = sorted(active - held)
+    for handle in orphans:
+        log.info("cancelling %s: no admitted or running step run holds it", handle)
+        executor.cancel(handle)
+    missing = StepRun.objects.filter(status=states.ADMITTED).exclude(handle__in=active)
+    return Reconciled(cancelled=orphans, resubmitted=_resubmit(missing, executor=executor, now=now))
+
+
+def _resubmit(step_runs, *, executor: Executor, now: datetime) -> list[str]:
+    jobs = [(sr.pk, _job_for(sr, sr.run, executor)) for sr in step_runs.select_related("run", "team")]
     submit_jobs(jobs, executor=executor, now=now)
-    return len(jobs)
+    return [job.name for _, job in jobs]
+
+
+def _log_path(executor: Executor, job: JobSpec) -> str:
+    where = getattr(executor, "log_path", None)  # optional in the interface: see base.Executor
+    return where(job) if where is not None else job.log_path
 
 
 def _job_for(sr: StepRun, run: Run, executor: Executor) -> JobSpec:

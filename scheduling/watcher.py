@@ -70,11 +70,17 @@ def follow(executor: Executor, *, name: str, should_stop: Callable[[], bool] = l
             record_batch(batch)
             position, batch = batch[-1].position, []
         if position != cursor.position and time.monotonic() - saved_at > SAVE_EVERY_S:
-            DispatchCursor.objects.filter(pk=cursor.pk).update(position=position)
+            save_position(name, position)
             cursor.position, saved_at = position, time.monotonic()
         if should_stop():
             break
     if batch:  # the executor's stream ended without a final catch-up marker
         record_batch(batch)
         position = batch[-1].position
-    DispatchCursor.objects.filter(pk=cursor.pk).update(position=position)
+    save_position(name, position)
+
+
+def save_position(name: str, position: str) -> None:
+    """Upsert, not update: a cursor row that went away (a database restored or flushed under a
+    running watcher) must not silently stop the position from being saved."""
+    DispatchCursor.objects.update_or_create(name=name, defaults={"position": position})

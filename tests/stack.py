@@ -36,11 +36,12 @@ class Stack:
         "web": None,  # needs a port; see start()
     }
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        """``env``: more environment for every process (e.g. ``TRELLIS_EXECUTOR=kubernetes``)."""
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs = Path(os.environ["TRELLIS_VAR_DIR"]) / "stack"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.env = {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1"}
+        self.env = {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the servers keep Django's async safety checks
         self.port: int | None = None
 

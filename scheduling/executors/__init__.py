@@ -51,5 +51,6 @@ def get_executor() -> Executor:
         )
         return KubernetesExecutor(api_client=api_client, config=config,
                                   watch_timeout_s=settings.TRELLIS_K8S_WATCH_TIMEOUT_S,
-                                  capacity_ttl_s=settings.TRELLIS_K8S_CAPACITY_TTL_S)
+                                  capacity_ttl_s=settings.TRELLIS_K8S_CAPACITY_TTL_S,
+                                  log_dir=settings.TRELLIS_RUNS_DIR)
     raise ValueError(f"unknown TRELLIS_EXECUTOR {settings.TRELLIS_EXECUTOR!r}; expected 'local' or 'kubernetes'")

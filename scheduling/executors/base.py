@@ -46,6 +46,9 @@ class ExecutorEvent:
 
 class Executor(Protocol):
     def workdir(self, run_id: int) -> str: ...
+    def log_path(self, spec: JobSpec) -> str:
+        """Where Trellis (the step log endpoint) reads the job's log. Optional: without it, the
+        spec's own ``log_path``."""
     def submit(self, spec: JobSpec) -> str: ...
     def cancel(self, handle: str) -> None: ...
     def watch(self, since: str | None) -> Iterator[ExecutorEvent | None]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import queue
 import random
 import re
@@ -29,6 +30,7 @@ import socket
 import threading
 import time
 from calendar import timegm
+from dataclasses import replace
 from typing import Any, Callable, Iterator
 
 from kubernetes import client
@@ -37,12 +39,15 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from ..core.types import Capacity, Node, Request
 from .base import EXITED, FAILED, STARTED, ExecutorEvent, JobSpec
+from .kube_logs import LogCopier, log_file
 from .local import describe_exit
-from .manifests import GPU_RESOURCE, STEP_CONTAINER, KubernetesConfig, job_manifest, pvc_manifest, pvc_name
+from .manifests import (ATTEMPT, GPU_RESOURCE, RUN, STEP, STEP_CONTAINER, KubernetesConfig, job_manifest,
+                        pvc_manifest, pvc_name)
 
 log = logging.getLogger(__name__)
 
 HOLD_S = 2.0  # the longest a Job's end waits for its pod's events from the other stream
+LOG_READ_TIMEOUT_S = 600  # a followed log quiet this long is followed again (the copy skips what it has)
 JOB_NAME_LABEL = "job-name"  # set on a Job's pods by the job controller (with batch.kubernetes.io/job-name)
 
 
@@ -69,8 +74,11 @@ def build_api_client(*, host: str = "", kubeconfig: str = "", context: str = "",
 
 class KubernetesExecutor:
     def __init__(self, *, api_client: client.ApiClient, config: KubernetesConfig, watch_timeout_s: int = 300,
-                 capacity_ttl_s: float = 5.0, backoff_max_s: float = 10.0):
+                 capacity_ttl_s: float = 5.0, backoff_max_s: float = 10.0, log_dir: str | os.PathLike | None = None):
+        """``log_dir``: where the watcher keeps each step's pod log as a file (see kube_logs.py);
+        None keeps none (the step log endpoint then has nothing to show)."""
         self.api_client = api_client
+        self.log_dir = log_dir
         self.batch = client.BatchV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self.config = config
@@ -85,6 +93,13 @@ class KubernetesExecutor:
 
     def workdir(self, run_id: int) -> str:
         return self.config.workdir(run_id)
+
+    def log_path(self, spec: JobSpec) -> str:
+        """Where Trellis reads the job's log: the file the watcher copies the pod's log into (the
+        spec's own log path is inside the run's volume, which only the pods mount)."""
+        if self.log_dir is None:
+            return spec.log_path
+        return str(log_file(self.log_dir, spec.run_id, spec.step, spec.attempt))
 
     def submit(self, spec: JobSpec) -> str:
         """Create the run's volume if missing, then the Job; "already exists" counts as done."""
@@ -147,6 +162,7 @@ class KubernetesExecutor:
         tracker = Tracker(self.config, fetch_pods=self._pods_of, release=self._release)
         tracker.pods_rv = position["pods"]
         inbox: queue.Queue = queue.Queue()
+        copier = LogCopier(self._read_log, self.log_dir) if self.log_dir is not None else None
         streams = [Stream(kind, self, position[kind], inbox) for kind in ("jobs", "pods")]
         for stream in streams:
             stream.start()
@@ -172,12 +188,16 @@ class KubernetesExecutor:
                 if None in position.values():
                     continue
                 early += [_at(e, tracker.resume_point(position)) for e in tracker.overdue(time.time())]
+                if copier is not None and early:
+                    copier.take(early)  # before they are reported: a final step's log file is whole
                 yield from early
                 early = []
                 yield None  # caught up
         finally:
             for stream in streams:
                 stream.stop()
+            if copier is not None:
+                copier.stop()
 
     # ------------------------------------------------------------------ internals
 
@@ -215,6 +235,12 @@ class KubernetesExecutor:
         data = _read(self.core.list_namespaced_pod(namespace, label_selector=f"{JOB_NAME_LABEL}={job}",
                                                    _preload_content=False))
         return data["items"]
+
+    def _read_log(self, namespace: str, pod: str, follow: bool):
+        """The step container's log, raw: a stream that ends with the container when following."""
+        return self.core.read_namespaced_pod_log(pod, namespace, container=STEP_CONTAINER, follow=follow,
+                                                 _preload_content=False,
+                                                 _request_timeout=(10, LOG_READ_TIMEOUT_S if follow else 60))
 
     def _release(self, namespace: str, job: str) -> None:
         try:
@@ -381,13 +407,12 @@ class Tracker:
         self.pods[job] = pod
         phase = pod.get("status", {}).get("phase")
         if phase == "Pending" and not pod["metadata"].get("deletionTimestamp"):
-            self.pending[job] = (_epoch(pod["metadata"].get("creationTimestamp")), pod["metadata"]["namespace"],
-                                 describe_pending(pod))
+            self.pending[job] = (_pending_since(pod), pod["metadata"]["namespace"], describe_pending(pod))
         else:
             self.pending.pop(job, None)
         if phase == "Running" and job not in self.started and job not in self.ended:
             self.started.add(job)
-            return [ExecutorEvent(job, STARTED, "", node=pod["spec"].get("nodeName", ""))]
+            return [ExecutorEvent(job, STARTED, "", node=pod["spec"].get("nodeName", ""), extra=pod_ref(pod))]
         return []
 
     def on_job(self, what: str, job: dict) -> list[ExecutorEvent]:
@@ -399,7 +424,8 @@ class Tracker:
             events = []
             if not outcome and name not in self.ended:
                 events = [ExecutorEvent(name, FAILED, "", reason="the job was deleted before it finished "
-                                        "(cancelled, or deleted from outside Trellis)", node=self._node(name))]
+                                        "(cancelled, or deleted from outside Trellis)", node=self._node(name),
+                                        extra=pod_ref(self.pods.get(name)))]
             self.ended.discard(name)  # nothing more will come for it
             self.held.pop(name, None)
             self.started.discard(name)
@@ -429,6 +455,9 @@ class Tracker:
         return self._end(job, pod)
 
     def _end(self, job: dict, pod: dict) -> list[ExecutorEvent]:
+        return [replace(e, extra={**e.extra, **pod_ref(pod)}) for e in self._explain_end(job, pod)]
+
+    def _explain_end(self, job: dict, pod: dict) -> list[ExecutorEvent]:
         name = job["metadata"]["name"]
         self.ended.add(name)
         node = (pod.get("spec") or {}).get("nodeName", "")
@@ -493,6 +522,17 @@ class Tracker:
         for pod in pods:
             events += self.on_pod("ADDED", pod)
         return events
+
+
+def pod_ref(pod: dict | None) -> dict[str, str]:
+    """What an event carries about its pod, for the log copier: name, namespace, and the run,
+    step and attempt it belongs to (from the annotations, which keep the exact names)."""
+    meta = (pod or {}).get("metadata") or {}
+    if not meta.get("name"):
+        return {}
+    notes = meta.get("annotations") or {}
+    return {"pod": meta["name"], "namespace": meta.get("namespace", ""), "run": notes.get(RUN, ""),
+            "step": notes.get(STEP, ""), "attempt": notes.get(ATTEMPT, "")}
 
 
 def job_outcome(job: dict) -> str:
@@ -571,6 +611,14 @@ def _rv(text: str | None) -> int:
         return int(text)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return -1
+
+
+def _pending_since(pod: dict) -> float:
+    """When the pod was created, at the latest: timestamps have whole seconds, and counting from
+    the start of that second could fail a pod before it waited its pending timeout (and before
+    the kubelet had said why it waits)."""
+    stamp = pod["metadata"].get("creationTimestamp")
+    return _epoch(stamp) + 1.0 if stamp else time.time()
 
 
 def _epoch(stamp: str | None) -> float:

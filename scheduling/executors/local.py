@@ -71,6 +71,9 @@ class LocalExecutor:
     def workdir(self, run_id: int) -> str:
         return str(self.runs_dir / str(run_id))
 
+    def log_path(self, spec: JobSpec) -> str:
+        return spec.log_path  # the step's process writes it itself
+
     def capacity(self) -> Capacity:
         return Capacity(self.total.cpu, self.total.memory_mb, self.total.gpu, largest_node=self.total)
 

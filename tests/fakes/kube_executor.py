@@ -9,5 +9,6 @@ from .kube import FakeCluster
 
 def executor_for(cluster: FakeCluster, **config) -> KubernetesExecutor:
     watch_timeout_s = config.pop("watch_timeout_s", 30)
+    log_dir = config.pop("log_dir", None)
     return KubernetesExecutor(api_client=cluster.api_client(), config=KubernetesConfig(**config),
-                              watch_timeout_s=watch_timeout_s, capacity_ttl_s=0, backoff_max_s=0.2)
+                              watch_timeout_s=watch_timeout_s, capacity_ttl_s=0, backoff_max_s=0.2, log_dir=log_dir)
