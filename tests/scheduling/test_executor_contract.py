@@ -15,6 +15,7 @@ import pytest
 
 from scheduling.executors.base import EXITED, FAILED, STARTED, JobSpec
 from scheduling.executors.local import LocalExecutor
+from tests.conftest import wait_until
 from tests.fakes.kube import FakeCluster, Outcome
 from tests.fakes.kube_executor import executor_for
 
@@ -117,9 +118,9 @@ def test_cancel_leaves_nothing_of_the_job_running(harness):
     job = harness.job(is_forever=True)
     harness.executor.submit(job)
     events_until(harness.executor, job.name, {STARTED})
-    _wait(lambda: harness.times_run(job) and (not isinstance(harness, LocalHarness) or harness.leftovers(job)))
+    wait_until(lambda: harness.times_run(job) and (not isinstance(harness, LocalHarness) or harness.leftovers(job)))
     harness.executor.cancel(job.name)
-    _wait(lambda: not harness.leftovers(job), what=f"{job.name} to leave nothing behind")
+    wait_until(lambda: not harness.leftovers(job), what=f"{job.name} to leave nothing behind")
     assert job.name not in harness.executor.list_active()
 
 
@@ -176,25 +177,16 @@ def test_a_local_job_that_ignores_sigterm_is_killed_after_the_grace(local, tmp_p
     job = spec(local, "stubborn", ("sh", "-c", f"trap '' TERM; echo $$ > {tmp_path / 'pid'}; sleep 60 & wait; sleep 60"), 60)
     local.submit(job)
     events_until(local, job.name, {STARTED})
-    pid = int(_wait(lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text().strip()))
+    pid = int(wait_until(lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text().strip()))
     local.cancel(job.name)
     seen = events_until(local, job.name, {EXITED, FAILED}, timeout_s=10)  # watch() escalates to SIGKILL
     assert seen[-1].reason == "killed: still running 0.5 s after SIGTERM"
-    _wait(lambda: not _is_alive(pid), what=f"process {pid} to end")
+    wait_until(lambda: not _is_alive(pid), what=f"process {pid} to end")
 
 
 def test_local_capacity_is_what_the_executor_was_given(local):
     capacity = local.capacity()
     assert (capacity.cpu, capacity.memory_mb, capacity.gpu) == (2, 1024, 0)
-
-
-def _wait(predicate, timeout_s: float = 10, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _is_alive(pid: int) -> bool:

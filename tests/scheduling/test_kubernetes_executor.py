@@ -9,6 +9,7 @@ import pytest
 
 from scheduling.executors.base import EXITED, FAILED, STARTED, JobSpec
 from scheduling.jobspec import job_name
+from tests.conftest import wait_until
 from tests.fakes.kube import FakeCluster, Outcome, node
 from tests.fakes.kube_executor import executor_for
 
@@ -85,7 +86,7 @@ def test_an_image_that_cannot_be_pulled_fails_after_the_pending_timeout_with_the
     assert end.kind == FAILED
     assert end.reason == ('ImagePullBackOff: Back-off pulling image "registry.example/train:1" '
                           "(still pending after 1 s)")
-    _wait(lambda: not cluster.job(spec.name) and not cluster.pods(), what="the job to be deleted")
+    wait_until(lambda: not cluster.job(spec.name) and not cluster.pods(), what="the job to be deleted")
 
 
 def test_an_unschedulable_step_fails_after_the_pending_timeout_with_the_schedulers_message(executor, cluster):
@@ -130,7 +131,7 @@ def test_a_job_deleted_from_outside_fails_its_step_and_leaves_no_pod(executor, c
     later = events_of(executor, spec.name, since=seen[-1].position, after=lambda: cluster.delete_job(spec.name))
     assert (later[-1].kind, later[-1].reason) == (
         FAILED, "the job was deleted before it finished (cancelled, or deleted from outside Trellis)")
-    _wait(lambda: not cluster.pods(), what="the garbage collector to take the pod")
+    wait_until(lambda: not cluster.pods(), what="the garbage collector to take the pod")
 
 
 # ---------------------------------------------------------------------- submit and cancel
@@ -156,9 +157,9 @@ def test_cancelling_a_pending_job_leaves_no_pod(executor, cluster):
     spec = job(executor)
     cluster.on(spec.name, Outcome.unschedulable())
     executor.submit(spec)
-    _wait(lambda: cluster.pods(), what="the pod")
+    wait_until(lambda: cluster.pods(), what="the pod")
     executor.cancel(spec.name)
-    _wait(lambda: not cluster.pods() and not cluster.jobs(), what="the job and its pod to go")
+    wait_until(lambda: not cluster.pods() and not cluster.jobs(), what="the job and its pod to go")
     executor.cancel(spec.name)  # again: nothing left to cancel is fine
 
 
@@ -180,7 +181,7 @@ def test_a_compacted_history_is_relisted_and_the_finished_job_reported_once(exec
     cluster.on(spec.name, Outcome.succeed(run_s=0.3))
     executor.submit(spec)
     started = events_of(executor, spec.name, until={STARTED})
-    _wait(lambda: cluster.job(spec.name)["status"].get("succeeded"), what="the job to complete")
+    wait_until(lambda: cluster.job(spec.name)["status"].get("succeeded"), what="the job to complete")
     cluster.compact()  # a watch from the saved position is now 410 Gone
     seen, until = [], time.monotonic() + 1.5
     for event in executor.watch(started[-1].position):
@@ -214,7 +215,7 @@ def test_a_cut_off_watch_reconnects_and_misses_nothing(executor, cluster):
     cluster.on(spec.name, Outcome.succeed(run_s=0.3))
     executor.submit(spec)
     def cut_off():
-        _wait(lambda: cluster.api.watching == 2, what="both watches to be open")
+        wait_until(lambda: cluster.api.watching == 2, what="both watches to be open")
         cluster.drop_watches()
 
     seen = events_of(executor, spec.name, after=cut_off)
@@ -228,7 +229,7 @@ def test_a_silently_dead_watch_is_noticed_through_the_watch_timeout(cluster):
     started_at = time.monotonic()
 
     def go_silent_then_submit():
-        _wait(lambda: cluster.api.watching == 2, what="both watches to be open")
+        wait_until(lambda: cluster.api.watching == 2, what="both watches to be open")
         cluster.stall_watches()
         executor.submit(spec)
 
@@ -278,10 +279,3 @@ def test_trellis_executor_kubernetes_gives_an_executor_for_the_configured_cluste
         get_executor.cache_clear()
 
 
-def _wait(predicate, timeout_s: float = 10, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -2,7 +2,6 @@
 executors: local processes, and Jobs on the fake cluster through the real client over HTTP."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -11,6 +10,7 @@ from pipelines.models import Run, StepRun
 from scheduling.dispatch import dispatch_once, reconcile_on_start
 from scheduling.executors.local import LocalExecutor
 from tests.builders import spec, step
+from tests.conftest import wait_until
 from tests.fakes.kube import FakeCluster, Outcome
 from tests.fakes.kube_executor import executor_for
 
@@ -58,7 +58,7 @@ def test_a_job_whose_run_was_cancelled_unseen_is_cancelled_on_start(executor, ma
     run = two_steps(make_pipeline, now)
     dispatch_once(executor=executor, policy="fifo", now=now)
     jobs = sorted(handles(run).values())
-    _wait(lambda: executor.list_active() == jobs, what="both jobs to be active")
+    wait_until(lambda: executor.list_active() == jobs, what="both jobs to be active")
     # The cancel request is sent after commit; inside this test's transaction it never leaves:
     # as if the worker that should have stopped the jobs was gone.
     assert services.cancel_run(run.pk, now=now)
@@ -66,7 +66,7 @@ def test_a_job_whose_run_was_cancelled_unseen_is_cancelled_on_start(executor, ma
     found = reconcile_on_start(executor=executor, now=now)
 
     assert (found.cancelled, found.resubmitted) == (jobs, [])
-    _wait(lambda: executor.list_active() == [], what="the jobs to stop")
+    wait_until(lambda: executor.list_active() == [], what="the jobs to stop")
     assert reconcile_on_start(executor=executor, now=now).cancelled == []
 
 
@@ -74,21 +74,14 @@ def test_an_admitted_step_without_a_job_is_resubmitted_and_the_others_are_left_a
     run = two_steps(make_pipeline, now)
     dispatch_once(executor=Dropping(executor, lost="-b-"), policy="fifo", now=now)
     a, b = handles(run)["a"], handles(run)["b"]
-    _wait(lambda: executor.list_active() == [a], what="a's job to be active")
+    wait_until(lambda: executor.list_active() == [a], what="a's job to be active")
 
     found = reconcile_on_start(executor=executor, now=now)
 
     assert (found.cancelled, found.resubmitted) == ([], [b])
-    _wait(lambda: executor.list_active() == sorted([a, b]), what="b's job to be active")
+    wait_until(lambda: executor.list_active() == sorted([a, b]), what="b's job to be active")
     assert StepRun.objects.get(run=run, step_name="b").status == "admitted"
     again = reconcile_on_start(executor=executor, now=now)
     assert (again.cancelled, again.resubmitted) == ([], [])
 
 
-def _wait(predicate, timeout_s: float = 10, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
