@@ -28,6 +28,9 @@ ARTIFACT_NAME = re.compile(r"[a-z][a-z0-9_]*")  # becomes TRELLIS_INPUT_<NAME>
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RESERVED_ENV_PREFIX = "TRELLIS_"  # the executor sets these; a step may not override them
 MAX_CYCLES = 10  # reported in all, yet one per tangle at least; dense graphs have countless
+MAX_GANG = 256  # pods of one gang step
+LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")  # a Kubernetes label name/value
+LABEL_PREFIX = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 _STEP_NAME_CHARS = frozenset(string.ascii_lowercase + string.digits + "-")
 _FIELD_STEP_INDEX = re.compile(r"steps\[(\d+)\]")
@@ -302,6 +305,7 @@ def _check_run_settings(index: int, step: StepSpec, context: _Context) -> Iterat
     rules = (
         ("invalid_retries", "retries", step.retries, step.retries >= 0, "0 or more"),
         ("invalid_timeout", "timeout_s", step.timeout_s, step.timeout_s > 0, "greater than 0"),
+        ("invalid_gang", "gang", step.gang, 1 <= step.gang <= MAX_GANG, f"between 1 and {MAX_GANG}"),
     )
     if step.estimate_s is not None:
         is_ok = step.estimate_s >= 0  # NaN fails too
@@ -310,6 +314,25 @@ def _check_run_settings(index: int, step: StepSpec, context: _Context) -> Iterat
         if not is_ok:
             message = f"step {step.name!r} has {name} {_number(value)}; it must be {rule}"
             yield _about(step, code, message, f"steps[{index}].{name}")
+
+
+def _check_node_selector(index: int, step: StepSpec, context: _Context) -> Iterator[Problem]:
+    for key, value in step.node_selector.items():
+        broken = _label_rule_broken(key, value)
+        if broken:
+            message = f"step {step.name!r} selects nodes by {key}={value!r}: {broken}"
+            yield _about(step, "invalid_node_selector", message, f"steps[{index}].node_selector")
+
+
+def _label_rule_broken(key: str, value: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if prefix and not (len(prefix) <= 253 and LABEL_PREFIX.fullmatch(prefix)):
+        return "a label key's prefix must be a DNS subdomain (e.g. 'example.com')"
+    if not LABEL_NAME.fullmatch(name):
+        return "a label name is 1-63 letters, digits, '-', '_' or '.', starting and ending alphanumeric"
+    if value and not LABEL_NAME.fullmatch(value):
+        return "a label value is at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric"
+    return None
 
 
 def _check_node_limits(index: int, step: StepSpec, context: _Context) -> Iterator[Problem]:
@@ -340,6 +363,7 @@ STEP_CHECKS: tuple[Callable[[int, StepSpec, _Context], Iterable[Problem]], ...] 
     _check_inputs,
     _check_resources,
     _check_run_settings,
+    _check_node_selector,
     _check_node_limits,
 )
 

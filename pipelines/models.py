@@ -97,6 +97,8 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     last_seq = models.PositiveBigIntegerField(default=0, help_text="Sequence number of the newest event.")
     workdir = models.CharField(max_length=500, blank=True)
+    excludes = models.JSONField(default=list, blank=True,
+                                help_text="Pipelines (by name) this run must never run beside (from its spec).")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -121,6 +123,13 @@ class StepRun(models.Model):
     memory_mb = models.PositiveIntegerField(default=1024)
     gpu = models.PositiveIntegerField(default=0)
     gpu_class = models.CharField(max_length=63, blank=True)
+    gang = models.PositiveIntegerField(default=1, help_text="Pods started together, all or nothing.")
+    node_selector = models.JSONField(default=dict, blank=True)
+    is_preemptible = models.BooleanField(default=False)
+    is_borrowed = models.BooleanField(default=False, help_text="Admitted beyond its team's nominal quota.")
+    admissions = models.PositiveIntegerField(
+        default=0, help_text="Times this attempt was admitted (a preempted step is admitted again)."
+    )
     priority = models.IntegerField(default=0)
     timeout_s = models.PositiveIntegerField(default=3600)
     queued_at = models.DateTimeField(null=True, blank=True, help_text="First time it became ready; keeps its place in line.")
@@ -157,6 +166,9 @@ class StepRunEvent(models.Model):
     exit_code = models.IntegerField(null=True, blank=True)
     run_status = models.CharField(max_length=12, help_text="The run's status after this event.")
     at = models.DateTimeField()
+    log_path = models.CharField(max_length=500, blank=True,
+                                help_text="Where this attempt's log is kept (set on admission): the step "
+                                          "run's own log_path names only the latest attempt's.")
 
     class Meta:
         ordering = ["run_id", "seq"]

@@ -87,9 +87,29 @@ def publish_step_events(messages: Iterable[dict], team_ids: Iterable[int] = ()) 
         transaction.on_commit(lambda: _publish(messages, team_ids))
 
 
+def publish_team_changed(team_ids: Iterable[int]) -> None:
+    """Tell the ``team.<id>`` groups that a team's queue or quota changed, once the current
+    transaction commits (a quota saved, say)."""
+    team_ids = set(team_ids)
+    if team_ids:
+        transaction.on_commit(lambda: _publish([], team_ids))
+
+
 def request_dispatch(countdown: float | None = None) -> None:
-    """Ask the scheduler to admit queued steps, after commit."""
-    transaction.on_commit(lambda: _send_task(DISPATCH_TASK, countdown=countdown))
+    """Ask the scheduler to admit queued steps, after commit: once per transaction, however many
+    transitions in it ask (one dispatch admits everything queued; a task per transition kept the
+    worker busy with dispatches that found nothing new)."""
+    connection = transaction.get_connection()
+    if countdown is None and connection.in_atomic_block and any(
+            getattr(hook, "is_dispatch_request", False) and list(sids) == connection.savepoint_ids[:len(sids)]
+            for sids, hook, *_ in connection.run_on_commit):  # asked already, and not undone by a rollback
+        return
+
+    def send() -> None:
+        _send_task(DISPATCH_TASK, countdown=countdown)
+
+    send.is_dispatch_request = countdown is None
+    transaction.on_commit(send)
 
 
 def request_cancel(handles: list[str]) -> None:

@@ -102,7 +102,7 @@ def submit_run(pipeline: Pipeline, *, user, now: datetime, version: PipelineVers
     with transaction.atomic():
         run = Run.objects.create(
             pipeline=pipeline, version=version, team_id=pipeline.team_id, spec=version.spec,
-            parameters=parameters or {}, priority=priority, created_by=user,
+            parameters=parameters or {}, priority=priority, created_by=user, excludes=list(spec.excludes),
         )
         run.workdir = str(settings.TRELLIS_RUNS_DIR / str(run.pk))
         run.save(update_fields=["workdir"])
@@ -110,7 +110,8 @@ def submit_run(pipeline: Pipeline, *, user, now: datetime, version: PipelineVers
             StepRun(
                 run=run, team_id=run.team_id, step_name=s.name, step_type=s.type, max_attempts=s.retries + 1,
                 cpu=s.resources.cpu, memory_mb=s.resources.memory_mb, gpu=s.resources.gpu,
-                gpu_class=s.resources.gpu_class, priority=priority, timeout_s=s.timeout_s,
+                gpu_class=s.resources.gpu_class, priority=priority, timeout_s=s.timeout_s, gang=s.gang,
+                node_selector=dict(s.node_selector), is_preemptible=s.preemptible,
             )
             for s in spec.steps
         )
@@ -120,7 +121,11 @@ def submit_run(pipeline: Pipeline, *, user, now: datetime, version: PipelineVers
 
 
 def cancel_run(run_id: int, *, now: datetime, reason: str = "cancelled") -> bool:
-    """Cancel every unfinished step run and the run itself; stop active jobs after commit."""
+    """Cancel every unfinished step run and the run itself; stop active jobs after commit.
+
+    The job of a preempted step run is stopping already (SIGTERM sent, killed after its grace
+    period): it is left to end as it was told, so a checkpoint it is writing is not cut short.
+    """
     with transaction.atomic():
         run = _locked_run(run_id)
         if run is None or run.status in states.RUN_FINAL:
@@ -164,6 +169,27 @@ def retry_run(run_id: int, *, now: datetime, user=None) -> bool:
     return True
 
 
+def requeue_preempted(step_run_id: int, *, attempt: int, now: datetime, ended: str = "") -> bool:
+    """The job of a preempted step run has ended: the step run goes back to the queue.
+
+    Only now does it stop holding its resources. It stays the same attempt (a preemption is
+    neither a failure nor a retry, whatever the job's exit code), keeps ``queued_at`` and so its
+    place in line, and drops its handle, so that events of the old job can never move its next
+    admission (which gets a job name of its own). ``ended``: how the job ended, for the reason.
+    False, changing nothing, when it is no longer preempted at that attempt (cancelled meanwhile,
+    or a replayed event).
+    """
+    with transaction.atomic(savepoint=False):
+        sr = StepRun.objects.filter(pk=step_run_id, status=states.PREEMPTED, attempt=attempt).first()
+        if sr is None:
+            return False
+        why = sr.reason.removeprefix("preempted: ") or "the scheduler needed its resources"
+        reason = f"preempted ({why}); back in its place in line once its job ended" + (f": {ended}" if ended else "")
+        move = _Move(sr, states.QUEUED, reason=reason,
+                     fields={"handle": "", "node": "", "is_borrowed": False})
+        return bool(_apply(_locked_run(sr.run_id), [move], now=now))
+
+
 def _retry_move(sr: StepRun, step: StepSpec, reason: str) -> _Move:
     """A finished step run back to pending as a new attempt, with its run-time traces cleared.
 
@@ -176,6 +202,7 @@ def _retry_move(sr: StepRun, step: StepSpec, reason: str) -> _Move:
     return _Move(sr, states.PENDING, reason=reason, attempt=attempt, fields={
         "max_attempts": attempt + step.retries, "queued_at": None, "ready_at": None, "admitted_at": None,
         "started_at": None, "finished_at": None, "exit_code": None, "handle": "", "node": "", "log_path": "",
+        "admissions": 0, "is_borrowed": False,
     })
 
 
@@ -230,6 +257,7 @@ class _Change:
     to_status: str
     reason: str
     exit_code: int | None
+    log_path: str = ""  # set when the move records where the attempt's log is kept (admission)
 
 
 def _timestamps(to: str, sr: StepRun, now: datetime) -> dict[str, Any]:
@@ -254,7 +282,8 @@ def _apply_one(move: _Move, now: datetime) -> _Change | None:
     won = StepRun.objects.filter(pk=sr.pk, status=sr.status, attempt=sr.attempt).update(**updates)
     if not won:
         return None
-    change = _Change(sr.pk, sr.step_name, attempt, sr.status, move.to, move.reason, move.exit_code)
+    change = _Change(sr.pk, sr.step_name, attempt, sr.status, move.to, move.reason, move.exit_code,
+                     log_path=move.fields.get("log_path") or "")
     for key, value in updates.items():
         setattr(sr, key, value)
     return change
@@ -273,7 +302,7 @@ def _apply(run: Run, moves: list[_Move], *, now: datetime, run_status: str | Non
         if change is None:
             continue
         changes.append(change)
-        if move.to in states.STEP_FINAL or move.to == states.PREEMPTED:
+        if move.to in states.STEP_FINAL:
             spec = spec or spec_from_dict(run.spec)
             rows = rows or {sr.step_name: sr for sr in StepRun.objects.filter(run_id=run.pk)}
             rows[move.step_run.step_name] = move.step_run
@@ -293,15 +322,14 @@ def _backoff_s(attempt: int) -> float:
 
 def _follow_ups(move: _Move, spec: PipelineSpec, rows: dict[str, StepRun], now: datetime) -> list[_Move]:
     sr = move.step_run
-    if move.to == states.PREEMPTED:
-        return [_Move(sr, states.QUEUED, reason=f"preempted: {move.reason}" if move.reason else "preempted")]
     if move.to == states.FAILED:
         if move.allow_retry and sr.attempt < sr.max_attempts:
             delay = _backoff_s(sr.attempt + 1)
             reason = f"retry {sr.attempt + 1} of {sr.max_attempts} in {delay:g} s after: {move.reason}"
             outbox.request_dispatch(countdown=delay)
             return [_Move(sr, states.QUEUED, reason=reason, attempt=sr.attempt + 1,
-                          fields={"ready_at": now + timedelta(seconds=delay), "handle": "", "log_path": ""})]
+                          fields={"ready_at": now + timedelta(seconds=delay), "handle": "", "log_path": "",
+                                  "admissions": 0, "is_borrowed": False})]
         why = f"upstream step '{sr.step_name}' failed"
         below = dag.downstream(spec, sr.step_name)
         return [
@@ -359,13 +387,13 @@ def _record(run: Run, changes: list[_Change], *, now: datetime, run_status: str,
         StepRunEvent(
             run_id=run.pk, step_run_id=c.step_run_id, seq=first_seq + i, step_name=c.step_name,
             attempt=c.attempt, from_status=c.from_status, to_status=c.to_status, reason=c.reason[:1000],
-            exit_code=c.exit_code, run_status=run.status, at=now,
+            exit_code=c.exit_code, run_status=run.status, at=now, log_path=c.log_path,
         )
         for i, c in enumerate(changes)
     )
     outbox.publish_step_events([e.as_message() for e in events], team_ids=[run.team_id])
     frees_or_queues = any(
-        c.from_status in states.STEP_ACTIVE or c.to_status == states.QUEUED and c.from_status == states.PENDING
+        c.from_status in states.STEP_HOLDING or c.to_status == states.QUEUED and c.from_status == states.PENDING
         for c in changes
     )
     if frees_or_queues:

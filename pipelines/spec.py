@@ -6,10 +6,15 @@ A spec travels as JSON::
                 "env": {"K": "v"}, "resources": {"cpu": 1, "memory_mb": 2048, "gpu": 0,
                 "gpu_class": ""}, "inputs": {"data": "prepare.dataset"}, "outputs": ["model"],
                 "depends_on": [], "retries": 1, "timeout_s": 900, "estimate_s": 60,
-                "position": {"x": 0, "y": 0}}]}
+                "gang": 1, "preemptible": false, "node_selector": {},
+                "position": {"x": 0, "y": 0}}],
+     "excludes": ["other-pipeline"]}
 
 An input maps a local name to ``<producer step>.<output name>``; it implies a dependency on
-the producer. ``depends_on`` adds ordering without an artifact.
+the producer. ``depends_on`` adds ordering without an artifact. ``gang``: how many identical pods the step
+needs started together (distributed training), all or nothing. ``preemptible``: the scheduler may
+stop it (SIGTERM, a grace period, back to the queue in its place) to make room. ``node_selector``:
+node labels it must run on. ``excludes``: pipelines a run of this one must never run beside.
 """
 from __future__ import annotations
 
@@ -51,6 +56,9 @@ class StepSpec:
     retries: int = 0
     timeout_s: int = 3600
     estimate_s: float | None = None
+    gang: int = 1
+    preemptible: bool = False
+    node_selector: Mapping[str, str] = field(default_factory=dict)
     position: Mapping[str, float] = field(default_factory=lambda: {"x": 0.0, "y": 0.0})
 
     @property
@@ -71,6 +79,7 @@ class StepSpec:
 @dataclass(frozen=True)
 class PipelineSpec:
     steps: tuple[StepSpec, ...] = ()
+    excludes: tuple[str, ...] = ()  # pipelines (by name) a run of this one must never run beside
 
     def step(self, name: str) -> StepSpec:
         for s in self.steps:
@@ -126,12 +135,18 @@ def step_from_dict(data: Mapping[str, Any]) -> StepSpec:
         retries=int(data.get("retries", 0)),
         timeout_s=int(data.get("timeout_s", 3600)),
         estimate_s=None if data.get("estimate_s") is None else float(data["estimate_s"]),
+        gang=int(data.get("gang", 1)),
+        preemptible=bool(data.get("preemptible", False)),
+        node_selector={str(k): str(v) for k, v in (data.get("node_selector") or {}).items()},
         position={k: float(v) for k, v in (data.get("position") or {"x": 0, "y": 0}).items()},
     )
 
 
 def spec_from_dict(data: Mapping[str, Any]) -> PipelineSpec:
-    return PipelineSpec(steps=tuple(step_from_dict(s) for s in data.get("steps") or ()))
+    return PipelineSpec(
+        steps=tuple(step_from_dict(s) for s in data.get("steps") or ()),
+        excludes=tuple(str(e) for e in data.get("excludes") or ()),
+    )
 
 
 def step_to_dict(step: StepSpec) -> dict[str, Any]:
@@ -148,9 +163,12 @@ def step_to_dict(step: StepSpec) -> dict[str, Any]:
         "retries": step.retries,
         "timeout_s": step.timeout_s,
         "estimate_s": step.estimate_s,
+        "gang": step.gang,
+        "preemptible": step.preemptible,
+        "node_selector": dict(step.node_selector),
         "position": dict(step.position),
     }
 
 
 def spec_to_dict(spec: PipelineSpec) -> dict[str, Any]:
-    return {"steps": [step_to_dict(s) for s in spec.steps]}
+    return {"steps": [step_to_dict(s) for s in spec.steps], "excludes": list(spec.excludes)}

@@ -14,6 +14,9 @@ SKIPPED = "skipped"
 STEP_STATES = (PENDING, QUEUED, ADMITTED, RUNNING, SUCCEEDED, FAILED, PREEMPTED, CANCELLED, SKIPPED)
 
 # Allowed moves of a StepRun. "failed" is final unless retries remain (failed -> queued).
+# Preemption: running -> preempted when the scheduler tells its job to stop (SIGTERM, a grace
+# period to write a checkpoint, then kill); it keeps holding its resources until its job has
+# actually ended, and only then preempted -> queued, the same attempt in its old place in line.
 # A manual retry of a finished run (``services.retry_run``) moves failed, cancelled and skipped
 # step runs back to pending as a new attempt; succeeded ones never move again.
 STEP_MOVES: dict[str, frozenset[str]] = {
@@ -29,7 +32,8 @@ STEP_MOVES: dict[str, frozenset[str]] = {
 }
 
 STEP_FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, SKIPPED})
-STEP_ACTIVE = frozenset({ADMITTED, RUNNING})  # holding quota
+STEP_ACTIVE = frozenset({ADMITTED, RUNNING})  # holding quota, its job starting or running
+STEP_HOLDING = STEP_ACTIVE | {PREEMPTED}  # holding resources: active, or preempted and still stopping
 STEP_CANCELLABLE = frozenset({PENDING, QUEUED, ADMITTED, RUNNING, PREEMPTED})
 
 RUN_QUEUED = "queued"

@@ -35,13 +35,16 @@ def dns_label(text: str, *, max_length: int = MAX_JOB_NAME, fallback: str = "x")
     return f"{head}-{suffix}"
 
 
-def job_name(run_id: int, step: str, attempt: int) -> str:
-    """Deterministic: the same attempt of the same step run always has the same job name.
+def job_name(run_id: int, step: str, attempt: int, admission: int = 1) -> str:
+    """Deterministic: the same admission of the same attempt of a step run always has the same name.
 
-    ``trellis-<run>-<step>-<attempt>``: a DNS-1123 label of at most 63 characters. A step name
-    that is too long for it or not DNS-safe is shortened and given a hash suffix.
+    ``trellis-<run>-<step>-<attempt>``, and ``...-<attempt>-r<admission>`` when a preempted attempt
+    is admitted again: a job of its own, so the old job's "already exists" is never mistaken for
+    the new one and the old job's events never move it. (The ``r`` keeps the names apart: an
+    attempt is digits only.) A DNS-1123 label of at most 63 characters; a step name that is too
+    long for it or not DNS-safe is shortened and given a hash suffix.
     """
-    head, tail = f"trellis-{run_id}-", f"-{attempt}"
+    head, tail = f"trellis-{run_id}-", f"-{attempt}" + (f"-r{admission}" if admission > 1 else "")
     return head + dns_label(step, max_length=MAX_JOB_NAME - len(head) - len(tail), fallback="step") + tail
 
 
@@ -49,9 +52,16 @@ def artifact_path(workdir: str, step: str, output: str) -> str:
     return os.path.join(workdir, "artifacts", step, output)
 
 
+def checkpoint_dir(workdir: str, step: str) -> str:
+    """Where a step keeps its checkpoints (``TRELLIS_CHECKPOINT_DIR``): the same for every attempt
+    and admission of that step of that run, so a preempted or retried step can resume."""
+    return os.path.join(workdir, "checkpoints", step)
+
+
 def job_spec_for(*, run_id: int, team: str, step: StepSpec, attempt: int, workdir: str,
-                 parameters: Mapping[str, Any]) -> JobSpec:
-    checkpoints = os.path.join(workdir, "checkpoints", step.name)
+                 parameters: Mapping[str, Any], admission: int = 1) -> JobSpec:
+    """``admission``: which admission of this attempt (more than 1 after a preemption)."""
+    checkpoints = checkpoint_dir(workdir, step.name)
     env = {
         **step.env,
         "TRELLIS_RUN_ID": str(run_id),
@@ -69,7 +79,7 @@ def job_spec_for(*, run_id: int, team: str, step: StepSpec, attempt: int, workdi
     for key, value in parameters.items():
         env[f"TRELLIS_PARAM_{env_name(key)}"] = str(value)
     return JobSpec(
-        name=job_name(run_id, step.name, attempt),
+        name=job_name(run_id, step.name, attempt, admission),
         run_id=run_id,
         step=step.name,
         attempt=attempt,

@@ -5,13 +5,15 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from . import clusters
 from .dispatch import dispatch_once, reconcile as reconcile_admitted
 from .executors import get_executor
 
 
 @shared_task(name="scheduling.dispatch", ignore_result=True)
 def dispatch() -> int:
-    decision = dispatch_once(executor=get_executor(), policy=settings.TRELLIS_POLICY, now=timezone.now())
+    cluster = clusters.current()  # its policy and half-life; changed in the admin, read each time
+    decision = dispatch_once(executor=get_executor(), policy=cluster.policy, now=timezone.now())
     return len(decision.admitted)
 
 

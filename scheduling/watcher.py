@@ -33,15 +33,21 @@ def record_event(event: ExecutorEvent, *, now: datetime) -> bool:
     move = dict(now=now, attempt=sr["attempt"])
     if event.kind == STARTED:
         return services.transition(sr["id"], to=states.RUNNING, expected=states.ADMITTED, node=event.node, **move)
-    if sr["status"] == states.ADMITTED:  # the start was not seen (e.g. a very short job): record it first
-        services.transition(sr["id"], to=states.RUNNING, expected=states.ADMITTED, node=event.node, **move)
-    if event.kind == EXITED and event.exit_code == 0:
-        return services.transition(sr["id"], to=states.SUCCEEDED, expected=states.RUNNING, exit_code=0, **move)
     # The exit code is what an EXITED event must carry; a wording of it is the executor's option.
     reason = event.reason or (f"exited with code {event.exit_code}" if event.kind == EXITED else "")
-    return services.transition(
-        sr["id"], to=states.FAILED, expected=states.RUNNING, reason=reason, exit_code=event.exit_code, **move
-    )
+    if sr["status"] == states.ADMITTED:  # the start was not seen (e.g. a very short job): record it first
+        services.transition(sr["id"], to=states.RUNNING, expected=states.ADMITTED, node=event.node, **move)
+    if sr["status"] != states.PREEMPTED:
+        if event.kind == EXITED and event.exit_code == 0:
+            moved = services.transition(sr["id"], to=states.SUCCEEDED, expected=states.RUNNING, exit_code=0, **move)
+        else:
+            moved = services.transition(sr["id"], to=states.FAILED, expected=states.RUNNING, reason=reason,
+                                        exit_code=event.exit_code, **move)
+        if moved:
+            return True
+    # Preempted (before this event, or by a dispatch that raced it): the job was told to stop, and
+    # its end, whatever its exit code, frees its resources and sends the same attempt back in line.
+    return services.requeue_preempted(sr["id"], ended=reason or "exited with code 0", **move)
 
 
 def record_batch(events: list[ExecutorEvent]) -> None:

@@ -12,15 +12,26 @@ import {
   useNavigate,
 } from "react-router-dom";
 import { LoginPage } from "./auth/LoginPage";
+import { lazyPage } from "./lazyPage";
 import { useSession } from "./auth/useSession";
 import { PipelineList } from "./pipelines/PipelineList";
 import { RunList } from "./runs/RunList";
 import { ErrorMessage } from "./ui";
 
 // The DAG pages carry React Flow; load them when first visited.
-const PipelinePage = lazy(() => import("./pipelines/PipelinePage").then((m) => ({ default: m.PipelinePage })));
-const RunPage = lazy(() => import("./runs/RunPage").then((m) => ({ default: m.RunPage })));
-const EditorPage = lazy(() => import("./editor/Editor").then((m) => ({ default: m.EditorPage })));
+const pipelinePage = lazyPage(() => import("./pipelines/PipelinePage").then((m) => m.PipelinePage));
+const runPage = lazyPage(() => import("./runs/RunPage").then((m) => m.RunPage));
+const editorPage = lazyPage(() => import("./editor/Editor").then((m) => m.EditorPage));
+const { Page: PipelinePage } = pipelinePage;
+const { Page: RunPage } = runPage;
+const { Page: EditorPage } = editorPage;
+// Opened at one of their addresses: load the page while the session is being checked.
+const OPENED_AT = window.location.pathname;
+if (/^\/pipelines\/(new|[^/]+\/(edit|versions\/[^/]+))\/?$/.test(OPENED_AT)) void editorPage.preload();
+else if (/^\/pipelines\/[^/]+\/?$/.test(OPENED_AT)) void pipelinePage.preload();
+else if (/^\/runs\/[^/]+\/?$/.test(OPENED_AT)) void runPage.preload();
+const TeamPage = lazy(() => import("./teams/TeamPage").then((m) => ({ default: m.TeamPage })));
+const TeamList = lazy(() => import("./teams/TeamPage").then((m) => ({ default: m.TeamList })));
 
 // A data router: the editor's unsaved-changes guard needs useBlocker, which only it offers.
 const router = createBrowserRouter(
@@ -41,6 +52,8 @@ const router = createBrowserRouter(
         <Route path="pipelines/:id/versions/:number" element={<EditorPage mode="version" />} />
         <Route path="runs" element={<RunsPage />} />
         <Route path="runs/:id" element={<RunPage />} />
+        <Route path="teams" element={<TeamList />} />
+        <Route path="teams/:id" element={<TeamPage />} />
         <Route path="*" element={<NotFound />} />
       </Route>
     </>,
@@ -96,6 +109,9 @@ function Layout() {
           </NavLink>
           <NavLink to="/runs" end>
             Runs
+          </NavLink>
+          <NavLink to="/teams" data-testid="nav-teams">
+            Teams
           </NavLink>
         </nav>
         <div className="topbar-user">

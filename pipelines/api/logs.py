@@ -1,8 +1,42 @@
-"""Reading a step's log in chunks, by byte offset, while it may still be growing."""
+"""Reading a step's log in chunks, by byte offset, while it may still be growing; and finding
+where the log of any attempt of a step is kept."""
 from __future__ import annotations
 
 import codecs
 import os
+
+from django.http import Http404
+
+from .. import states
+from ..models import StepRun, StepRunEvent
+
+
+def attempt_log(step_run: StepRun, attempt: int | None) -> tuple[str, bool]:
+    """(where the log of ``attempt`` is kept, whether that attempt has ended) for a step run.
+
+    The latest attempt's log is the step run's own ``log_path`` (empty until it is admitted).
+    An older attempt's is the one its admission event recorded (the newest, if it was admitted
+    again after a preemption); every attempt before the latest has ended. An attempt the step
+    has not had is a 404 that says which attempts it has.
+    """
+    latest = step_run.attempt
+    if attempt is None or attempt == latest:
+        return step_run.log_path, step_run.status in states.STEP_FINAL
+    if not 1 <= attempt < latest:
+        had = "only attempt 1" if latest == 1 else f"attempts 1 to {latest}"
+        raise Http404(f"step {step_run.step_name!r} has no attempt {attempt}: it has had {had}")
+    path = (StepRunEvent.objects.filter(step_run=step_run, attempt=attempt).exclude(log_path="")
+            .order_by("-seq").values_list("log_path", flat=True).first())
+    return path or _sibling(step_run, attempt), True
+
+
+def _sibling(step_run: StepRun, attempt: int) -> str:
+    """For events recorded before admissions kept log paths: both executors keep an attempt's log
+    as ``<dir>/<step>.<attempt>.log``, so the latest attempt's path names the others'."""
+    latest = f"{step_run.step_name}.{step_run.attempt}.log"
+    if os.path.basename(step_run.log_path) != latest:
+        return ""
+    return os.path.join(os.path.dirname(step_run.log_path), f"{step_run.step_name}.{attempt}.log")
 
 
 def read_chunk(path: str, *, offset: int, limit: int, is_final: bool) -> dict:

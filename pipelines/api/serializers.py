@@ -152,13 +152,17 @@ class StepSerializer(serializers.Serializer):
     retries = _int(max_value=MAX_RETRIES)
     timeout_s = _int()
     estimate_s = _float(allow_null=True)
+    gang = _int(help_text="Pods started together, all or nothing (distributed training).")
+    preemptible = serializers.BooleanField(required=False)
+    node_selector = KeyedDictField(child=_text(63), required=False, help_text="Node labels it must run on.")
     position = PositionSerializer(required=False)
 
 
 class SpecSerializer(serializers.Serializer):
-    """A pipeline spec: ``{"steps": [...]}``. Other top-level keys are ignored."""
+    """A pipeline spec: ``{"steps": [...], "excludes": [...]}``. Other top-level keys are ignored."""
 
     steps = StepSerializer(many=True, max_length=MAX_STEPS)
+    excludes = _names(help_text="Pipelines (by name) a run of this one must never run beside.")
 
 
 @extend_schema_field(SpecSerializer)
@@ -306,6 +310,8 @@ class LogQuerySerializer(serializers.Serializer):
     offset = serializers.IntegerField(min_value=0, max_value=2**53, default=0, help_text="A byte offset.")
     limit = serializers.IntegerField(min_value=1, max_value=LOG_CHUNK_MAX, default=LOG_CHUNK_MAX,
                                      help_text="At most this many bytes.")
+    attempt = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False,
+                                       help_text="Which attempt's log (1-based); the latest when absent.")
 
 
 # -- answers ----------------------------------------------------------------------------------

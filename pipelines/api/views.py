@@ -26,7 +26,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
-from .. import dag, selectors, services, states
+from .. import dag, selectors, services
 from ..limits import node_limits
 from ..models import PipelineVersion
 from ..spec import spec_from_dict
@@ -282,13 +282,13 @@ class RunRetryView(ApiView):
 
 class StepLogView(ApiView):
     @extend_schema(parameters=[LogQuerySerializer], responses=LogChunkSerializer,
-                   summary="A chunk of a step's log, from a byte offset")
+                   summary="A chunk of a step's log (its latest attempt's, or ?attempt=<n>), from a byte offset")
     def get(self, request, pk: int, step: str):
         run = _run(request.user, pk)
         step_run = get_object_or_404(selectors.step_runs_of(run), step_name=step)
         query = _validated(LogQuerySerializer, request.query_params)
-        chunk = logs.read_chunk(step_run.log_path, offset=query["offset"], limit=query["limit"],
-                                is_final=step_run.status in states.STEP_FINAL)
+        path, is_final = logs.attempt_log(step_run, query.get("attempt"))
+        chunk = logs.read_chunk(path, offset=query["offset"], limit=query["limit"], is_final=is_final)
         return Response(chunk)
 
 

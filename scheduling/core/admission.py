@@ -13,6 +13,8 @@ from .quota import team_never, team_shortfall
 from .types import Admission, Decision, Running, Snapshot, Waiting
 
 MAX_PREEMPTION_TRIES = 64  # per decision: a what-if costs a pass over the running steps
+EPS = 1e-9
+NO_USE: Mapping[str, float] = {}
 
 
 @dataclass
@@ -21,10 +23,32 @@ class Fit:
     is_borrowed: bool
 
 
-@dataclass
-class Miss:
-    reason: str
-    kind: str  # "team": its team's quota; "cluster": the nodes
+Miss = tuple  # (reason, kind): kind "team" (its team's quota), "cluster" (the nodes) or "reserve"
+# A plain tuple: a decision makes one per step that waits, thousands in a large queue.
+
+
+class _Team:
+    """A team's quota as admission reads it, worked out once per ledger (and preemptibility:
+    only a preemptible step borrows)."""
+
+    __slots__ = ("quota", "nominal", "most", "is_simple")
+
+    def __init__(self, quota, nominal, most, is_simple: bool) -> None:
+        self.quota = quota  # None: the team has no quota
+        self.nominal = nominal
+        self.most = most  # the most cpu, memory and gpu it could ever hold, borrowing included
+        self.is_simple = is_simple  # its quota limits no GPU class on its own
+
+
+class _Pod:
+    """One kind of step by what it asks (request, gang, node selector), worked out once per ledger."""
+
+    __slots__ = ("never", "choices", "totals")
+
+    def __init__(self, never: str | None, choices: list, totals: tuple[float, float, float]) -> None:
+        self.never = never  # why no node could ever hold it, or None
+        self.choices = choices  # [(GPU class, pools, resource asks, pod key)] for a team whose quota limits no class
+        self.totals = totals  # cpu, memory and gpu asked by all its pods
 
 
 def admit(snap: Snapshot, *, policy: str | Policy, now: datetime) -> Decision:
@@ -39,26 +63,63 @@ def admit(snap: Snapshot, *, policy: str | Policy, now: datetime) -> Decision:
     3. under strict head of line, it waits behind the first step that did not fit;
     4. it fits when its team can take it (nominal quota, else borrowing in the cohort) and all
        its pods find a node by best fit (``placement``); under ``reserve`` it must also not
-       delay the reserved step (EASY backfill);
+       delay the reserved step (EASY backfill); a step that fits only by borrowing is put off
+       until every other step has been considered, so no team's nominal quota is lent away
+       while its own work waits for it;
     5. if it does not fit, running work may make room: borrowed work of teams above their
        nominal quota when its own team is within nominal (reclaim, under every policy), or what
        the policy may preempt. The fewest victims are chosen; the step then waits for them to
        stop with the room held for it, so later steps cannot take it.
 
+    Every reason states the cluster and quotas as they were when that step was considered.
     Nothing here reads a clock: ``now`` decides backoff, ageing and expected end times.
     """
-    pol = policies.get(policy)
+    return _decide(snap, policies.get(policy), now, is_memoised=True)
+
+
+def admit_plainly(snap: Snapshot, *, policy: str | Policy, now: datetime) -> Decision:
+    """``admit`` with every shortcut off: each step worked out from scratch. The reference that
+    tests hold ``admit`` to (same decision, same reasons); too slow for a large queue."""
+    return _decide(snap, policies.get(policy), now, is_memoised=False)
+
+
+def admit_holding(snap: Snapshot, *, policy: str | Policy, now: datetime) -> Decision:
+    """``admit`` for a caller that keeps ``snap.ledger`` (the simulator) and starts every
+    admitted step at once: when nothing is preempted, the ledger is left holding what was
+    admitted (so the caller does not hold it again); otherwise it is left unchanged, as by
+    ``admit``. Say which with ``Decision.preempted``: empty means held."""
+    assert snap.ledger is not None, "admit_holding needs the caller's ledger"
+    return _decide(snap, policies.get(policy), now, is_memoised=True, is_holding=True)
+
+
+def _decide(snap: Snapshot, pol: Policy, now: datetime, *, is_memoised: bool, is_holding: bool = False) -> Decision:
     if snap.ledger is None:
-        return _Round(snap, pol, now, None).decide()
-    with snap.ledger.trying() as ledger:  # every change undone on the way out
-        return _Round(snap, pol, now, ledger).decide()
+        return _Round(snap, pol, now, None, is_memoised).decide()
+    with snap.ledger.trying() as trial:  # every change undone on the way out, unless kept
+        decision = _Round(snap, pol, now, trial.ledger, is_memoised).decide()
+        if is_holding and not decision.preempted:
+            trial.keep()
+        return decision
 
 
 class _Round:
-    """One decision's working state: a private ledger and what has been decided so far."""
+    """One decision's working state: a private ledger and what has been decided so far.
 
-    def __init__(self, snap: Snapshot, pol: Policy, now: datetime, ledger: Ledger | None) -> None:
-        self.snap, self.pol, self.now = snap, pol, now
+    Shortcuts (``is_memoised``), each exact, so that they never change a decision or a reason
+    (``admit_plainly`` takes none, and tests hold the two to the same answers):
+
+    - a team's quota and a step's shape (what it asks, where it may go, whether it could ever
+      fit) are worked out once per ledger;
+    - a pod shape the nodes refused stays refused while nothing is released (the cluster only
+      fills during a decision); the refusal's text is reused while its pools are unchanged;
+    - a team's answer to an ask is reused while the team's use (and, for a step that may
+      borrow, its cohort's) is unchanged;
+    - an ask that found no victims to preempt is not tried again while the ledger is unchanged.
+    """
+
+    def __init__(self, snap: Snapshot, pol: Policy, now: datetime, ledger: Ledger | None,
+                 is_memoised: bool = True) -> None:
+        self.snap, self.pol, self.now, self.is_memoised = snap, pol, now, is_memoised
         self.held_idx: dict[int, tuple[int, ...]] = {}
         if ledger is None:
             ledger = Ledger.build(snap.cluster_nodes(), snap.quotas)
@@ -71,11 +132,21 @@ class _Round:
         self.impossible: dict[int, str] = {}
         self.preempted: dict[int, str] = {}
         self.order: list[int] = []
-        self.pools_cache: dict = ledger.fixed.setdefault("pools", {})
-        self.never_cache: dict = ledger.fixed.setdefault("never", {})
-        self.miss_cache: dict[tuple, tuple[int, Miss]] = {}  # pod shape -> (releases, refusal)
+        if is_memoised:
+            self.pools_cache: dict = ledger.fixed.setdefault("pools", {})
+            self.never_cache: dict = ledger.fixed.setdefault("never", {})
+            shapes = ledger.fixed.get("shapes")
+            if shapes is None or shapes[0] is not snap.quotas:
+                shapes = ledger.fixed["shapes"] = (snap.quotas, {}, {})
+            self.teams: dict[tuple, _Team] = shapes[1]
+            self.pods: dict[tuple, _Pod] = shapes[2]
+        else:
+            self.pools_cache, self.never_cache, self.teams, self.pods = {}, {}, {}, {}
+        self.miss_cache: dict[tuple, int] = {}  # pod key -> releases when the nodes refused it
+        self.reason_cache: dict[tuple, tuple[int, str]] = {}  # pod key -> (its pools' versions, refusal)
+        self.team_cache: dict[tuple, tuple] = {}  # team and ask -> (team version, cohort version or None, answer)
         self.preempt_tries = 0
-        self.no_room: dict[tuple, int] = {}  # asks that found no victims, at which ledger version
+        self.no_room: dict[tuple, tuple[int, bool]] = {}  # ask -> (ledger version, whether it counted as a try)
         self.victims: dict[str, list[Running]] | None = None
         self.borrowed: list[Running] = []
         self.blocking_all: int | None = None  # strict head of line: the step everyone waits behind
@@ -83,11 +154,14 @@ class _Round:
         self.reservation: _Reservation | None = None
         self.is_reserved = False
         self.admitted_ends: list[tuple[float, list[int], Waiting]] = []
+        self.deferred: list[Waiting] | None = []  # steps that fit only by borrowing; None: second pass
 
     def decide(self) -> Decision:
+        consider, order = self.consider, self.order
         for w in self.pol.order(self.snap.waiting, self.snap, self.now, self.pol, self.ledger):
-            self.order.append(w.step_run_id)
-            self.consider(w)
+            order.append(w.step_run_id)
+            consider(w)
+        self.consider_deferred()
         return Decision(policy=self.pol.name, admitted=tuple(self.admitted), blocked=self.blocked,
                         impossible=self.impossible, preempted=self.preempted, placements=tuple(self.placements),
                         order=tuple(self.order))
@@ -96,15 +170,35 @@ class _Round:
 
     def consider(self, w: Waiting) -> None:
         sid = w.step_run_id
-        quota = self.snap.quotas.get(w.team)
-        if quota is None:
+        r = w.request  # its fields, not the Request: hashing a dataclass runs Python code
+        pkey = (r.cpu, r.memory_mb, r.gpu, r.gpu_class, w.gang,
+                tuple(sorted(w.node_selector.items())) if w.node_selector else ())
+        tkey = (w.team, w.is_preemptible)
+        team = self.teams.get(tkey) if self.is_memoised else None
+        if team is None:
+            team = self.teams[tkey] = self.team_of(w.team, w.is_preemptible)
+        if team.quota is None:
             self.blocked[sid] = f"team {w.team} has no quota yet: an admin must set one"
             return
-        key = self.shape(w)
-        never = self.never(w, key)
-        if never:
-            self.impossible[sid] = never
+        pod = self.pods.get(pkey) if self.is_memoised else None
+        if pod is None:
+            pod = self.pods[pkey] = self.pod_of(w, pkey)
+        if pod.never:
+            self.impossible[sid] = pod.never
             return
+        if team.is_simple:
+            choices, totals, most = pod.choices, pod.totals, team.most
+            if totals[0] > most[0] + EPS or totals[1] > most[1] + EPS or totals[2] > most[2] + EPS:
+                never = self.team_never(w, team.quota, choices)
+                if never:
+                    self.impossible[sid] = never
+                    return
+        else:  # a quota per GPU class: the classes are tried in turn
+            choices, totals = self.choices_of(w, pkey), None
+            never = self.team_never(w, team.quota, choices)
+            if never:
+                self.impossible[sid] = never
+                return
         if w.ready_at is not None and w.ready_at > self.now:
             self.blocked[sid] = f"retry backoff until {w.ready_at.isoformat(timespec='seconds')}"
             return
@@ -112,67 +206,97 @@ class _Round:
             ahead = self.blocking_all if self.blocking_all is not None else self.blocking_team[w.team]
             self.blocked[sid] = f"behind step run {ahead} (strict head of line)"
             return
-        excluded = self.excluded(w)
-        if excluded:
-            self.blocked[sid] = excluded
-            return
-        got = self.fit(w, key)
-        if isinstance(got, Fit):
-            why = self.backfill_refusal(w, got)
+        if w.excludes or (w.pipeline and self.ledger.excluders):
+            excluded = self.excluded(w)
+            if excluded:
+                self.blocked[sid] = excluded
+                return
+        if totals is not None and len(choices) == 1:
+            got = self.fit_one(w, choices[0], team, totals)
+        else:
+            got = self.fit(w, choices, team, totals)
+        if got.__class__ is Fit:
+            if got.is_borrowed and self.deferred is not None:
+                self.deferred.append(w)  # within-nominal work first: see ``consider_deferred``
+                return
+            why = self.backfill_refusal(w, got) if self.reservation is not None else None
             if why is None:
                 self.take(w, got)
                 return
-            got = Miss(why, "reserve")
-        if got.kind != "reserve" and self.preempt_for(w, got, key):
+            got = (why, "reserve")
+        if (got[1] != "reserve" and self.preempt_tries < MAX_PREEMPTION_TRIES
+                and (self.pol.preemption or self.has_borrowed()) and self.preempt_for(w, got, (tkey, pkey))):
             return
-        self.blocked[sid] = got.reason
+        self.blocked[sid] = got[0]
         if self.pol.head_of_line == "block":
-            if got.kind == "cluster":
+            if got[1] == "cluster":
                 self.blocking_all = sid
             else:
                 self.blocking_team.setdefault(w.team, sid)
-        elif self.pol.head_of_line == "reserve" and got.kind == "cluster" and not self.is_reserved:
+        elif self.pol.head_of_line == "reserve" and got[1] == "cluster" and not self.is_reserved:
             self.is_reserved = True
             self.reservation = self.reserve(w)
+
+    def consider_deferred(self) -> None:
+        """The second pass: the step runs that fit only by borrowing, in the order they were met.
+
+        Borrowed room goes to what is left once every team has had its nominal quota: a lender's
+        own queued work is not lent away, only to be reclaimed by preemption a moment later (and
+        the borrower queued again, over and over). Head of line here is among these steps only:
+        each was first in line when it was met, so what blocked later in the first pass does not
+        hold it back.
+        """
+        deferred, self.deferred = self.deferred, None
+        if not deferred:
+            return
+        self.blocking_all, self.blocking_team = None, {}
+        for w in deferred:
+            self.consider(w)
 
     def take(self, w: Waiting, fit: Fit) -> None:
         self.hold(w, fit.nodes)
         self.admitted.append(w.step_run_id)
-        names = tuple(self.ledger.nodes[i].name for i in fit.nodes)
-        self.placements.append(Admission(w.step_run_id, names, fit.is_borrowed))
-        end = math.inf if w.estimate_s is None else w.estimate_s
-        self.admitted_ends.append((end, fit.nodes, w))
+        nodes = self.ledger.nodes
+        self.placements.append(Admission(w.step_run_id, tuple([nodes[i].name for i in fit.nodes]), fit.is_borrowed))
+        self.admitted_ends.append((math.inf if w.estimate_s is None else w.estimate_s, fit.nodes, w))
 
     def hold(self, w: Waiting, nodes: list[int]) -> None:
         self.ledger.hold(w.team, w.request, nodes, pipeline=w.pipeline, run_id=w.run_id, excludes=w.excludes)
 
-    # -- can it ever fit? ----------------------------------------------------------------------
+    # -- what kind of step is it, and can it ever fit? -----------------------------------------
 
-    def shape(self, w: Waiting) -> tuple:
-        r = w.request
-        sel = tuple(sorted(w.node_selector.items())) if w.node_selector else ()
-        return (w.team, r.cpu, r.memory_mb, r.gpu, r.gpu_class, w.gang, sel, w.is_preemptible)
+    def team_of(self, name: str, is_preemptible: bool) -> _Team:
+        quota = self.snap.quotas.get(name)
+        if quota is None:
+            return _Team(None, None, None, False)
+        return _Team(quota, self.ledger.nominal[name], self.team_most(name, is_preemptible), not quota.gpu_classes)
 
-    def never(self, w: Waiting, key: tuple) -> str | None:
-        """Placement never depends on the pod's shape alone (cached across decisions); the
-        team's whole quota on the team and the ask."""
-        pod = key[1:7]
+    def pod_of(self, w: Waiting, pkey: tuple) -> _Pod:
+        """Placement never depends on the pod's shape alone (so is cached across decisions)."""
+        r, g = w.request, w.gang
         try:
-            why = self.never_cache[pod]
+            never = self.never_cache[pkey]
         except KeyError:
-            why = self.never_cache[pod] = placement.never(self.ledger, w.request, w.gang, self.pools(w, None),
-                                                          w.node_selector)
-        if why:
-            return why
-        quota, led = self.snap.quotas[w.team], self.ledger
-        if not quota.gpu_classes:  # fast path: compare with the most the team could ever hold
-            most = self.team_most(w.team, w.is_preemptible)
+            never = self.never_cache[pkey] = placement.never(self.ledger, r, g, self.pools(w, None), w.node_selector)
+        choices = [(r.gpu_class, self.pools(w, None), asks_of(r, g, r.gpu_class), (pkey, r.gpu_class))]
+        return _Pod(never, choices, (r.cpu * g, r.memory_mb * g, r.gpu * g))
+
+    def choices_of(self, w: Waiting, pkey: tuple) -> list:
+        """A team with a quota per GPU class: (class, pools, asks, pod key) for each class to try."""
+        key = ("choices", w.team, pkey)
+        got = self.pools_cache.get(key)
+        if got is None:
             r, g = w.request, w.gang
-            if r.cpu * g <= most[0] + 1e-9 and r.memory_mb * g <= most[1] + 1e-9 and r.gpu * g <= most[2] + 1e-9:
-                return None
+            got = self.pools_cache[key] = [(cls, pools, asks_of(r, g, cls), (pkey, cls))
+                                           for cls, pools in self.choices(w)]
+        return got
+
+    def team_never(self, w: Waiting, quota, choices: list) -> str | None:
+        """Why the team's whole quota, borrowing included, could never hold it; None if it could."""
+        led = self.ledger
         reasons = []
-        for cls, _ in self.choices(w):
-            reasons.append(team_never(w.team, quota, asks_of(w.request, w.gang, cls), nominal=led.nominal[w.team],
+        for _, _, asks, _ in choices:
+            reasons.append(team_never(w.team, quota, asks, nominal=led.nominal[w.team],
                                       cohort_nominal=led.cohort_nominal.get(quota.cohort), may_borrow=w.is_preemptible))
             if reasons[-1] is None:
                 return None
@@ -215,48 +339,107 @@ class _Round:
             return [(c, self.pools(w, c)) for c in classes]
         return [(w.request.gpu_class, self.pools(w, None))]
 
-    def fit(self, w: Waiting, key: tuple) -> Fit | Miss:
-        """Its team first (quota, borrowing), then the nodes. A pod shape the nodes refused
-        stays refused while nothing is released (the cluster only fills during a decision), so
-        that refusal is reused; its numbers are those of when it was first refused."""
-        quota, led = self.snap.quotas[w.team], self.ledger
+    def fit(self, w: Waiting, choices: list, team: _Team, totals: tuple | None) -> Fit | Miss:
+        """Its team first (quota, borrowing), then the nodes."""
+        led = self.ledger
         first: Miss | None = None
-        for cls, pools in self.choices(w):
-            why, borrows = self.team_check(w, quota, cls)
+        for cls, pools, asks, pod in choices:
+            why, borrows = self.team_check(w, team, totals, asks, pod)
             if why:
-                first = first or Miss(why, "team")
+                if first is None:
+                    first = (why, "team")
                 continue
-            pod = (key[1:7], cls)
-            cached = self.miss_cache.get(pod)
-            if cached is not None and cached[0] == led.releases:
-                first = first or cached[1]
+            if self.miss_cache.get(pod) == led.releases:  # refused since, and nothing released
+                if first is None:
+                    first = (self.cluster_reason(w, pools, pod), "cluster")
                 continue
             nodes = placement.place(led, w.request, w.gang, pools)
             if nodes is not None:
                 return Fit(nodes, borrows)
-            miss = Miss(placement.shortfall(led, w.request, w.gang, pools, self.where(w, pools)), "cluster")
-            self.miss_cache[pod] = (led.releases, miss)
-            first = first or miss
+            if self.is_memoised:
+                self.miss_cache[pod] = led.releases
+            if first is None:
+                first = (self.cluster_reason(w, pools, pod), "cluster")
         assert first is not None
         return first
 
-    def team_check(self, w: Waiting, quota, cls: str) -> tuple[str | None, bool]:
+    def fit_one(self, w: Waiting, choice: tuple, team: _Team, totals: tuple) -> Fit | Miss:
+        """``fit`` for the usual step: one choice of nodes, a team whose quota limits no class."""
+        cls, pools, asks, pod = choice
         led = self.ledger
-        used, nominal = led.team_used.get(w.team) or {}, led.nominal[w.team]
-        r, g = w.request, w.gang
-        if (not quota.gpu_classes and used.get("cpu", 0.0) + r.cpu * g <= nominal["cpu"] + 1e-9
-                and used.get("memory_mb", 0.0) + r.memory_mb * g <= nominal["memory_mb"] + 1e-9
-                and used.get("gpu", 0.0) + r.gpu * g <= nominal["gpu"] + 1e-9):
-            return None, False  # fast path: within nominal quota
-        return team_shortfall(
-            w.team, quota, asks_of(r, g, cls), used=used, nominal=nominal,
+        used = led.team_used.get(w.team) or NO_USE
+        nominal = team.nominal
+        if (used.get("cpu", 0.0) + totals[0] <= nominal["cpu"] + EPS
+                and used.get("memory_mb", 0.0) + totals[1] <= nominal["memory_mb"] + EPS
+                and used.get("gpu", 0.0) + totals[2] <= nominal["gpu"] + EPS):
+            borrows = False  # within nominal quota
+        else:
+            why, borrows = self.team_check(w, team, None, asks, pod)
+            if why:
+                return (why, "team")
+        if self.miss_cache.get(pod) != led.releases:
+            nodes = placement.place(led, w.request, w.gang, pools)
+            if nodes is not None:
+                return Fit(nodes, borrows)
+            if self.is_memoised:
+                self.miss_cache[pod] = led.releases
+        return (self.cluster_reason(w, pools, pod), "cluster")
+
+    def team_check(self, w: Waiting, team: _Team, totals: tuple | None, asks: Mapping[str, float],
+                   pod: tuple) -> tuple[str | None, bool]:
+        led = self.ledger
+        used = led.team_used.get(w.team) or NO_USE
+        if totals is not None:
+            nominal = team.nominal
+            if (used.get("cpu", 0.0) + totals[0] <= nominal["cpu"] + EPS
+                    and used.get("memory_mb", 0.0) + totals[1] <= nominal["memory_mb"] + EPS
+                    and used.get("gpu", 0.0) + totals[2] <= nominal["gpu"] + EPS):
+                return None, False  # fast path: within nominal quota
+        quota = team.quota
+        # The answer depends on the team's use, and on its cohort's only when it may borrow: reuse
+        # it while neither changed.
+        team_version = led.team_version.get(w.team, 0)
+        cohort_version = led.cohort_version.get(quota.cohort, 0)
+        memo_key = (w.team, w.is_preemptible, pod)  # pod: the shape and class that ``asks`` stands for
+        cached = self.team_cache.get(memo_key)
+        if cached is not None and cached[0] == team_version and cached[1] in (None, cohort_version):
+            return cached[2]
+        got = team_shortfall(
+            w.team, quota, asks, used=used, nominal=team.nominal,
             cohort_used=led.cohort_used.get(quota.cohort), cohort_nominal=led.cohort_nominal.get(quota.cohort),
             may_borrow=w.is_preemptible)
+        if self.is_memoised:
+            reads_cohort = quota.cohort and w.is_preemptible  # only a step that may borrow asks its cohort
+            self.team_cache[memo_key] = (team_version, cohort_version if reads_cohort else None, got)
+        return got
+
+    def cluster_reason(self, w: Waiting, pools: list[int], pod: tuple) -> str:
+        """Why the nodes refuse it, as they are now (the text is reused while nothing changed)."""
+        led = self.ledger
+        version = sum(led.pools[p].version for p in pools) if len(pools) > 1 else led.pools[pools[0]].version
+        cached = self.reason_cache.get(pod)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        where_key = ("where", tuple(pools), bool(w.request.gpu), pod[0][5])
+        who = self.pools_cache.get(where_key)
+        if who is None:
+            who = self.pools_cache[where_key] = self.where(w, pools)
+        why = placement.shortfall(led, w.request, w.gang, pools, who)
+        if self.is_memoised:
+            self.reason_cache[pod] = (version, why)
+        return why
 
     def _fit(self, w: Waiting) -> Fit | Miss:
         """Fit without reusing refusals (a what-if after releasing victims)."""
         self.miss_cache.clear()
-        return self.fit(w, self.shape(w))
+        team = self.team_of(w.team, w.is_preemptible)
+        r = w.request
+        pkey = (r.cpu, r.memory_mb, r.gpu, r.gpu_class, w.gang,
+                tuple(sorted(w.node_selector.items())) if w.node_selector else ())
+        if team.is_simple:
+            pod = self.pod_of(w, pkey)
+            return self.fit(w, pod.choices, team, pod.totals)
+        return self.fit(w, self.choices_of(w, pkey), team, None)
 
     def where(self, w: Waiting, pools: list[int]) -> str:
         if len(pools) == len(self.ledger.pools):
@@ -311,6 +494,11 @@ class _Round:
         out.sort(key=lambda c: c[0])
         return [(r, why) for _, r, why in out]
 
+    def has_borrowed(self) -> bool:
+        if self.victims is None:
+            self.index_victims()
+        return bool(self.borrowed)
+
     def index_victims(self) -> None:
         """Once per decision: preemptible running work by team, and borrowed work."""
         self.victims = {}
@@ -324,14 +512,18 @@ class _Round:
                 self.victims.setdefault(r.team, []).append(r)
 
     def preempt_for(self, w: Waiting, miss: Miss, shape: tuple) -> bool:
+        """Make room for ``w`` by preempting running work, if the fewest victims suffice."""
         if self.preempt_tries >= MAX_PREEMPTION_TRIES:
             return False
         key = (shape, w.priority, w.estimate_s)
-        if self.no_room.get(key) == self.ledger.releases:
-            return False  # the same ask found no victims, and nothing changed since
+        tried = self.no_room.get(key)
+        if tried is not None and tried[0] == self.ledger.version:
+            self.preempt_tries += tried[1]  # the same ask failed, and nothing changed since
+            return False
         cands = self.candidates(w)
         if not cands:
-            self.no_room[key] = self.ledger.releases
+            if self.is_memoised:
+                self.no_room[key] = (self.ledger.version, False)
             return False
         self.preempt_tries += 1
         led = self.ledger
@@ -346,7 +538,8 @@ class _Round:
         if not isinstance(got, Fit):
             for r, _ in released:
                 led.hold(r.team, r.request, self.idx(r), pipeline=r.pipeline, run_id=r.run_id, excludes=r.excludes)
-            self.no_room[key] = led.releases
+            if self.is_memoised:
+                self.no_room[key] = (led.version, True)
             return False
         for item in reversed(released[:-1]):  # keep whoever is not needed after all
             r = item[0]
@@ -404,16 +597,25 @@ class _Round:
 
     def backfill_refusal(self, w: Waiting, fit: Fit) -> str | None:
         res = self.reservation
-        if res is None or not any(self.ledger.node_pool[i] in res.pools for i in fit.nodes):
+        if res is None:
             return None
+        node_pool, pools = self.ledger.node_pool, res.pools
+        for i in fit.nodes:
+            if node_pool[i] in pools:
+                break
+        else:
+            return None  # not on the nodes it waits for
         if w.estimate_s is not None and w.estimate_s <= res.start_in_s + 1e-9:
             return None
-        ask = [w.request.cpu * w.gang, w.request.memory_mb * w.gang, w.request.gpu * w.gang]
-        if all(ask[k] <= res.extra[k] + 1e-9 for k in range(3)):
-            res.extra = [res.extra[k] - ask[k] for k in range(3)]
+        r, g, extra = w.request, w.gang, res.extra
+        ask = (r.cpu * g, r.memory_mb * g, r.gpu * g)
+        if ask[0] <= extra[0] + 1e-9 and ask[1] <= extra[1] + 1e-9 and ask[2] <= extra[2] + 1e-9:
+            res.extra = [extra[k] - ask[k] for k in range(3)]
             return None
-        at = (self.now + timedelta(seconds=res.start_in_s)).isoformat(timespec="seconds")
-        return f"would delay step run {res.step_run_id}, reserved to start at {at}"
+        if res.refusal is None:
+            at = (self.now + timedelta(seconds=res.start_in_s)).isoformat(timespec="seconds")
+            res.refusal = f"would delay step run {res.step_run_id}, reserved to start at {at}"
+        return res.refusal
 
 
 @dataclass
@@ -422,6 +624,7 @@ class _Reservation:
     start_in_s: float
     extra: list[float]
     pools: set[int]
+    refusal: str | None = None
 
 
 def _ts(at: datetime | None) -> float:

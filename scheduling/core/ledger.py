@@ -3,10 +3,13 @@
 A decision works on its own copy; the simulator keeps one up to date between decisions
 (``hold`` when a step starts, ``release`` when it ends) instead of rebuilding it every time.
 Nodes are grouped into *pools* of the same GPU class and labels; inside a pool, nodes sit in
-buckets by free GPUs, so best fit ("the fullest node that fits") looks at few nodes.
+buckets by free GPUs, each bucket a sorted list of node indexes, so best fit ("the fullest node
+that fits", ties to the first by name) looks at few nodes, and the buckets are the same whatever
+order the holds and releases came in (a what-if that is undone leaves no trace).
 """
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -29,14 +32,29 @@ class Pool:
     gpu_class: str
     labels: Mapping[str, str]
     members: list[int] = field(default_factory=list)
-    by_free_gpu: dict[int, dict[int, None]] = field(default_factory=dict)  # free gpus -> ordered node set
+    by_free_gpu: dict[int, list[int]] = field(default_factory=dict)  # free gpus -> sorted node indexes
     free: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # cpu, memory, gpu
     total: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     shapes: set[tuple[float, float, float]] = field(default_factory=set)  # the most one pod can ask, per node
+    version: int = 0  # bumped whenever its free counts change
 
     def copy(self) -> "Pool":
         return Pool(self.key, self.gpu_class, self.labels, self.members,
-                    {f: dict(nodes) for f, nodes in self.by_free_gpu.items()}, list(self.free), self.total, self.shapes)
+                    {f: list(nodes) for f, nodes in self.by_free_gpu.items()}, list(self.free), self.total, self.shapes,
+                    self.version)
+
+    def move_node(self, i: int, before: int, after: int) -> None:
+        """Node ``i`` goes from the bucket of ``before`` free GPUs to that of ``after``."""
+        bucket = self.by_free_gpu[before]
+        if len(bucket) == 1:
+            del self.by_free_gpu[before]
+        else:
+            del bucket[bisect_left(bucket, i)]
+        other = self.by_free_gpu.get(after)
+        if other is None:
+            self.by_free_gpu[after] = [i]
+        else:
+            insort(other, i)
 
 
 class Ledger:
@@ -62,6 +80,7 @@ class Ledger:
         self.journal: list[tuple] | None = None  # while trying: what to undo
         self.releases = 0  # bumped when anything is released: until then, what did not fit still does not
         self.team_version: dict[str, int] = {}  # bumped when the team's use changes
+        self.cohort_version: dict[str, int] = {}  # bumped when the cohort's use changes
 
     # -- building and copying ----------------------------------------------------------------
 
@@ -78,7 +97,7 @@ class Ledger:
                 self.pools.append(Pool(key, n.gpu_class, dict(n.labels)))
             p = self.pools[pool_of[key]]
             p.members.append(i)
-            p.by_free_gpu.setdefault(n.gpu, {})[i] = None
+            p.by_free_gpu.setdefault(n.gpu, []).append(i)  # i rises: each bucket stays sorted
             for k, v in enumerate((n.cpu, float(n.memory_mb), float(n.gpu))):
                 p.free[k] += v
                 p.total[k] += v
@@ -113,11 +132,12 @@ class Ledger:
         other.fixed = self.fixed
         other.releases = self.releases
         other.team_version = dict(self.team_version)
+        other.cohort_version = dict(self.cohort_version)
         return other
 
     def trying(self) -> "_Trial":
-        """``with ledger.trying(): ...`` changes the ledger and undoes every change on leaving:
-        cheaper than a copy when few things change (a decision over a large cluster)."""
+        """``with ledger.trying() as trial: ...`` changes ``trial.ledger`` and undoes every change
+        on leaving (unless ``trial.keep()``): cheaper than a copy when few things change."""
         return _Trial(self)
 
     # -- holding and releasing ---------------------------------------------------------------
@@ -176,39 +196,49 @@ class Ledger:
         if sign < 0:
             self.releases += 1
         cpu, mem, gpu = request.cpu * sign, request.memory_mb * sign, request.gpu * sign
-        classes: dict[str, int] = {}
+        pods: dict[str, int] = {}  # GPU class -> pods placed on it
+        free_cpu, free_mem, free_gpu, node_pool, pools = self.free_cpu, self.free_mem, self.free_gpu, self.node_pool, self.pools
         for i in idx:
             if i < 0:  # a node no longer in the snapshot: counts against the team only
-                classes[request.gpu_class] = classes.get(request.gpu_class, 0) + 1
+                pods[request.gpu_class] = pods.get(request.gpu_class, 0) + 1
                 continue
-            pool = self.pools[self.node_pool[i]]
-            before = self.free_gpu[i]
-            self.free_cpu[i] -= cpu
-            self.free_mem[i] -= mem
-            self.free_gpu[i] = after = before - gpu
+            pool = pools[node_pool[i]]
+            free_cpu[i] -= cpu
+            free_mem[i] -= mem
             if gpu:
-                bucket = pool.by_free_gpu[before]
-                del bucket[i]
-                if not bucket:
-                    del pool.by_free_gpu[before]
-                pool.by_free_gpu.setdefault(after, {})[i] = None
-            pool.free[0] -= cpu
-            pool.free[1] -= mem
-            pool.free[2] -= gpu
-            classes[pool.gpu_class] = classes.get(pool.gpu_class, 0) + 1
+                before = free_gpu[i]
+                free_gpu[i] = before - gpu
+                pool.move_node(i, before, before - gpu)
+            pool.version += 1
+            free = pool.free
+            free[0] -= cpu
+            free[1] -= mem
+            free[2] -= gpu
+            pods[pool.gpu_class] = pods.get(pool.gpu_class, 0) + 1
         used = self.team_used.get(team)
         if used is None:
             used = self.team_used[team] = {}
         q = self.quotas.get(team)
-        cohort = self.cohort_used.setdefault(q.cohort, {}) if q is not None and q.cohort else None
-        for cls, pods in classes.items():
-            amounts = [("cpu", cpu * pods), ("memory_mb", mem * pods), ("gpu", gpu * pods)]
+        cohort = None
+        if q is not None and q.cohort:
+            cohort = self.cohort_used.get(q.cohort)
+            if cohort is None:
+                cohort = self.cohort_used[q.cohort] = {}
+            self.cohort_version[q.cohort] = self.cohort_version.get(q.cohort, 0) + 1
+        for cls, n in pods.items():
+            c, m, g = cpu * n, mem * n, gpu * n
+            used["cpu"] = used.get("cpu", 0.0) + c
+            used["memory_mb"] = used.get("memory_mb", 0.0) + m
+            used["gpu"] = used.get("gpu", 0.0) + g
+            if cohort is not None:
+                cohort["cpu"] = cohort.get("cpu", 0.0) + c
+                cohort["memory_mb"] = cohort.get("memory_mb", 0.0) + m
+                cohort["gpu"] = cohort.get("gpu", 0.0) + g
             if gpu and cls:
-                amounts.append((f"gpu/{cls}", gpu * pods))
-            for k, v in amounts:
-                used[k] = used.get(k, 0.0) + v
+                k = _class_key(cls)
+                used[k] = used.get(k, 0.0) + g
                 if cohort is not None:
-                    cohort[k] = cohort.get(k, 0.0) + v
+                    cohort[k] = cohort.get(k, 0.0) + g
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -223,23 +253,42 @@ class Ledger:
 class _Trial:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        self.is_kept = False
 
-    def __enter__(self) -> Ledger:
+    def keep(self) -> None:
+        """Keep the changes made so far instead of undoing them on leaving."""
+        self.is_kept = True
+
+    def __enter__(self) -> "_Trial":
         assert self.ledger.journal is None, "one trial at a time"
         self.ledger.journal = []
         self.version = self.ledger.version
         self.releases = self.ledger.releases
         self.team_versions = dict(self.ledger.team_version)
-        return self.ledger
+        self.cohort_versions = dict(self.ledger.cohort_version)
+        return self
 
     def __exit__(self, *exc) -> None:
         led, journal = self.ledger, self.ledger.journal
         led.journal = None
+        if self.is_kept:
+            return
         for undo, team, request, idx, pipeline, run_id, excludes in reversed(journal):
             undo(team, request, idx, pipeline=pipeline, run_id=run_id, excludes=excludes)
         led.version = self.version
         led.releases = self.releases
         led.team_version = self.team_versions
+        led.cohort_version = self.cohort_versions
+
+
+_CLASS_KEYS: dict[str, str] = {}
+
+
+def _class_key(gpu_class: str) -> str:
+    key = _CLASS_KEYS.get(gpu_class)
+    if key is None:
+        key = _CLASS_KEYS[gpu_class] = f"gpu/{gpu_class}"
+    return key
 
 
 def _decrement(table: dict[str, dict], key: str, run_id) -> None:

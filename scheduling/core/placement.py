@@ -54,21 +54,25 @@ def place(ledger: Ledger, request: Request, gang: int, pools: Iterable[int]) -> 
 def _best_node(ledger: Ledger, request: Request, pools: list[Pool]) -> int | None:
     cpu, mem, gpu = request.cpu - EPS, request.memory_mb - EPS, request.gpu
     free_cpu, free_mem = ledger.free_cpu, ledger.free_mem
-    best: tuple[int, int] | None = None  # (free gpus, node index)
+    best_free, best = 1 << 62, -1
     for pool in pools:
-        if pool.free[2] < gpu or pool.free[0] < cpu or pool.free[1] < mem:
+        free = pool.free
+        if free[2] < gpu or free[0] < cpu or free[1] < mem:
             continue
-        for free_gpu in sorted(f for f in pool.by_free_gpu if f >= gpu):
-            if best is not None and free_gpu > best[0]:
+        buckets = pool.by_free_gpu
+        for free_gpu in sorted(buckets):
+            if free_gpu < gpu:
+                continue
+            if free_gpu > best_free:
                 break
-            for i in pool.by_free_gpu[free_gpu]:
+            for i in buckets[free_gpu]:  # sorted: the first that fits comes first by name
                 if free_cpu[i] >= cpu and free_mem[i] >= mem and _within_largest(ledger, i, request):
-                    if best is None or (free_gpu, i) < best:
-                        best = (free_gpu, i)
+                    if free_gpu < best_free or i < best:
+                        best_free, best = free_gpu, i
                     break
-            if best is not None and best[0] == free_gpu:
+            if best_free == free_gpu:
                 break
-    return None if best is None else best[1]
+    return None if best < 0 else best
 
 
 def _within_largest(ledger: Ledger, i: int, request: Request) -> bool:
@@ -80,17 +84,13 @@ def _within_largest(ledger: Ledger, i: int, request: Request) -> bool:
 def _take(ledger: Ledger, i: int, request: Request, sign: int) -> None:
     """Move free counts of node ``i`` only (scratch placement of a gang; no team accounting)."""
     pool = ledger.pools[ledger.node_pool[i]]
-    before = ledger.free_gpu[i]
-    after = before - sign * request.gpu
     ledger.free_cpu[i] -= sign * request.cpu
     ledger.free_mem[i] -= sign * request.memory_mb
-    ledger.free_gpu[i] = after
     if request.gpu:
-        bucket = pool.by_free_gpu[before]
-        del bucket[i]
-        if not bucket:
-            del pool.by_free_gpu[before]
-        pool.by_free_gpu.setdefault(after, {})[i] = None
+        before = ledger.free_gpu[i]
+        ledger.free_gpu[i] = before - sign * request.gpu
+        pool.move_node(i, before, before - sign * request.gpu)
+    pool.version += 1
     pool.free[0] -= sign * request.cpu
     pool.free[1] -= sign * request.memory_mb
     pool.free[2] -= sign * request.gpu
@@ -124,18 +124,28 @@ def never(ledger: Ledger, request: Request, gang: int, pools: list[int], selecto
 
 def shortfall(ledger: Ledger, request: Request, gang: int, pools: list[int], who: str) -> str:
     """Why the step does not fit on the nodes now (they are too full, or too fragmented)."""
-    free = [sum(ledger.pools[p].free[k] for p in pools) for k in range(3)]
-    total = [sum(ledger.pools[p].total[k] for p in pools) for k in range(3)]
-    for k, (attr, label) in enumerate(RESOURCES):
-        asked = getattr(request, attr) * gang
+    if len(pools) == 1:
+        free, total = ledger.pools[pools[0]].free, ledger.pools[pools[0]].total
+    else:
+        free, total = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+        for p in pools:  # in pool order, as sum() would
+            pf, pt = ledger.pools[p].free, ledger.pools[p].total
+            free[0] += pf[0]; free[1] += pf[1]; free[2] += pf[2]  # noqa: E702
+            total[0] += pt[0]; total[1] += pt[1]; total[2] += pt[2]  # noqa: E702
+    for k, asked in enumerate((request.cpu * gang, request.memory_mb * gang, request.gpu * gang)):
         if asked > 0 and asked > free[k] + EPS:
-            return f"{who}: {label} {total[k] - free[k]:g} of {total[k]:g} in use, asks {asked:g}"
+            return f"{who}: {RESOURCES[k][1]} {total[k] - free[k]:g} of {total[k]:g} in use, asks {asked:g}"
     if gang > 1:
         return f"{who}: room for {gang} pods of {describe(request)} in total but not on the nodes, which are fragmented"
-    members = [i for p in pools for i in ledger.pools[p].members]
-    most = [max(f[i] for i in members) for f in (ledger.free_cpu, ledger.free_mem, ledger.free_gpu)]
     for k, (attr, label) in enumerate(RESOURCES):
         asked = getattr(request, attr)
-        if asked > most[k] + EPS:
-            return f"{who}: no node has {asked:g} {label} free, at most {most[k]:g} on one node"
+        if k == 2:  # the fullest bucket says it without looking at every node
+            most = max((f for p in pools for f in ledger.pools[p].by_free_gpu), default=0)
+        else:
+            free = ledger.free_cpu if k == 0 else ledger.free_mem
+            if any(free[i] >= asked - EPS for p in pools for i in ledger.pools[p].members):
+                continue  # some node has enough of it: not the one missing
+            most = max(free[i] for p in pools for i in ledger.pools[p].members)
+        if asked > most + EPS:
+            return f"{who}: no node has {asked:g} {label} free, at most {most:g} on one node"
     return f"{who}: no node has {describe(request)} free at once"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from operator import attrgetter
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable, Iterable, Iterator, Sequence
@@ -62,16 +63,20 @@ def _line(w: Waiting) -> tuple:
     return (w.submitted_at, w.step_run_id)
 
 
+_LINE = attrgetter("submitted_at", "step_run_id")  # _line, in C
+
+
 def by_submit_time(waiting, snap, now, policy, ledger) -> list[Waiting]:
     """fifo: by the time a step became ready (kept across preemption), then by step run id."""
-    return sorted(waiting, key=_line)
+    return sorted(waiting, key=_LINE)
 
 
 def by_estimate(waiting, snap, now, policy, ledger) -> list[Waiting]:
     """sjf and srtf: by estimated (remaining) run time, shortest first; steps without an
     estimate after all others; then by submit time, then by id."""
     inf = math.inf
-    return sorted(waiting, key=lambda w: (inf if w.estimate_s is None else w.estimate_s, w.submitted_at, w.step_run_id))
+    line = sorted(waiting, key=_LINE)  # two stable sorts: by line, then by estimate (cheaper than tuple keys)
+    return sorted(line, key=lambda w: inf if w.estimate_s is None else w.estimate_s)
 
 
 def by_aged_priority(waiting, snap, now, policy, ledger) -> list[Waiting]:
@@ -79,10 +84,10 @@ def by_aged_priority(waiting, snap, now, policy, ledger) -> list[Waiting]:
     highest first (so nothing starves), then by submit time, then by id."""
     rate = policy.ageing_per_hour / 3600.0
 
-    def key(w: Waiting) -> tuple:
-        return (-(w.priority + rate * max(0.0, (now - w.submitted_at).total_seconds())), w.submitted_at, w.step_run_id)
+    def key(w: Waiting) -> float:
+        return -(w.priority + rate * max(0.0, (now - w.submitted_at).total_seconds()))
 
-    return sorted(waiting, key=key)
+    return sorted(sorted(waiting, key=_LINE), key=key)  # two stable sorts: by line, then by aged priority
 
 
 def by_fair_share(waiting, snap, now, policy, ledger: Ledger) -> Iterator[Waiting]:
@@ -95,9 +100,18 @@ def by_fair_share(waiting, snap, now, policy, ledger: Ledger) -> Iterator[Waitin
     the largest of these over cpu, memory and gpu, divided by its weight (the quota's weight,
     else its nominal quota's dominant share of the cluster).
     """
-    totals = [sum(p.total[k] for p in ledger.pools) or 1.0 for k in range(3)]
+    if len({w.team for w in waiting}) <= 1:  # one team: its own line is the order
+        yield from sorted(waiting, key=_LINE)
+        return
+    totals = ledger.fixed.get("totals")
+    if totals is None:
+        totals = ledger.fixed["totals"] = [sum(p.total[k] for p in ledger.pools) or 1.0 for k in range(3)]
+    weights = ledger.fixed.get("weights")
+    if weights is None or weights[0] is not snap.quotas:
+        weights = ledger.fixed["weights"] = (snap.quotas, {})
+    weights = weights[1]  # team -> weight, for these quotas and nodes
     queues: dict[str, list[Waiting]] = {}
-    for w in sorted(waiting, key=_line):
+    for w in sorted(waiting, key=_LINE):
         queues.setdefault(w.team, []).append(w)
     past: dict[str, tuple[float, float, float]] = {}
     for team in queues:
@@ -108,12 +122,22 @@ def by_fair_share(waiting, snap, now, policy, ledger: Ledger) -> Iterator[Waitin
         age = (now - u.as_of).total_seconds() if u.as_of is not None else 0.0
         f = 0.5 ** (max(0.0, age) / policy.half_life_s) / policy.half_life_s
         past[team] = (u.cpu_s * f, u.memory_mb_s * f, u.gpu_s * f)
-    weights = {t: _weight(snap, t, totals) for t in queues}
+    for t in queues:
+        if t not in weights:
+            weights[t] = _weight(snap, t, totals)
+
+    shares: dict[str, tuple[int, float]] = {}  # team -> (its ledger version, share): re-ranked only when it changed
 
     def share(team: str) -> float:
+        version = ledger.team_version.get(team, 0)
+        known = shares.get(team)
+        if known is not None and known[0] == version:
+            return known[1]
         used = ledger.team_used.get(team, {})
         now_held = (used.get("cpu", 0.0), used.get("memory_mb", 0.0), used.get("gpu", 0.0))
-        return max((now_held[k] + past[team][k]) / totals[k] for k in range(3)) / weights[team]
+        value = max((now_held[k] + past[team][k]) / totals[k] for k in range(3)) / weights[team]
+        shares[team] = (version, value)
+        return value
 
     heap = [(share(t), t) for t in queues]
     heapq.heapify(heap)

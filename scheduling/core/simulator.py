@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from . import metrics, policies
-from .admission import admit
+from .admission import admit_holding
 from .ledger import Ledger
 from .types import Node, Request, Running, Snapshot, TeamQuota, Waiting
 
@@ -51,6 +51,7 @@ class Options:
     placement: str = "whole_nodes"  # or "pack"
     is_strict: bool = False  # strict head-of-line blocking (else the policy's own rule)
     is_isolated: bool = False  # one cluster per team, sized by its quota
+    head_of_line: str = ""  # "skip" or "reserve" instead of the policy's own rule ("" keeps it)
 
 
 @dataclass
@@ -135,7 +136,8 @@ def _isolated(jobs: Sequence[Job], options: Options) -> Result:
 class _Replay:
     def __init__(self, jobs: Sequence[Job], options: Options) -> None:
         self.options = options
-        self.policy = policies.get(options.policy, **({"head_of_line": "block"} if options.is_strict else {}))
+        rule = "block" if options.is_strict else options.head_of_line
+        self.policy = policies.get(options.policy, **({"head_of_line": rule} if rule else {}))
         gpn = options.gpus_per_node
         count = max(1, math.ceil(options.gpus / gpn)) if options.gpus > 0 else 0
         self.nodes = tuple(Node(f"n{i:04d}", cpu=0.0, memory_mb=0, gpu=min(gpn, options.gpus - i * gpn))
@@ -195,7 +197,8 @@ class _Replay:
         for _ in range(100):  # preemptions free room: ask again at the same instant
             snap = Snapshot(waiting=tuple(self.waiting.values()), running=tuple(self.running.values()),
                             quotas=self.quotas, nodes=self.nodes, ledger=self.ledger)
-            d = admit(snap, policy=self.policy, now=now)
+            d = admit_holding(snap, policy=self.policy, now=now)  # the ledger holds what it admitted...
+            is_held = not d.preempted  # ...unless it preempted
             self.decisions += 1
             for sid, why in d.impossible.items():
                 del self.waiting[sid]
@@ -203,14 +206,14 @@ class _Replay:
             for sid in d.preempted:
                 self.stop(sid, t)
             for a in d.placements:
-                self.start(a.step_run_id, a.nodes, a.is_borrowed, t)
+                self.start(a.step_run_id, a.nodes, a.is_borrowed, t, is_held=is_held)
             if not d.preempted:
                 return
 
-    def start(self, sid: int, nodes: tuple[str, ...], is_borrowed: bool, t: float) -> None:
+    def start(self, sid: int, nodes: tuple[str, ...], is_borrowed: bool, t: float, *, is_held: bool) -> None:
         w = self.waiting.pop(sid)
-        idx = [self.ledger.node_index[name] for name in nodes]
-        self.ledger.hold(w.team, w.request, idx)
+        if not is_held:
+            self.ledger.hold(w.team, w.request, [self.ledger.node_index[name] for name in nodes])
         self.running[sid] = Running(sid, w.team, w.request, nodes=nodes, gang=w.gang, is_preemptible=True,
                                     is_borrowed=is_borrowed, started_at=EPOCH + timedelta(seconds=t),
                                     estimate_s=w.estimate_s)

@@ -25,8 +25,7 @@ def get_executor() -> Executor:
             project_dir=settings.BASE_DIR,
         )
     if settings.TRELLIS_EXECUTOR == "kubernetes":
-        from .kubernetes import KubernetesExecutor, build_api_client
-        from .manifests import KubernetesConfig
+        from .kubernetes import KubernetesConfig, KubernetesExecutor, build_api_client
 
         api_client = build_api_client(
             host=settings.TRELLIS_K8S_API_HOST,
@@ -47,10 +46,10 @@ def get_executor() -> Executor:
             image_pull_secrets=tuple(settings.TRELLIS_K8S_IMAGE_PULL_SECRETS),
             ttl_after_finished_s=settings.TRELLIS_K8S_TTL_AFTER_FINISHED_S,
             pending_timeout_s=settings.TRELLIS_K8S_PENDING_TIMEOUT_S,
+            volume_retention_s=settings.TRELLIS_K8S_VOLUME_RETENTION_S,
             init_image=settings.TRELLIS_K8S_INIT_IMAGE,
         )
         return KubernetesExecutor(api_client=api_client, config=config,
                                   watch_timeout_s=settings.TRELLIS_K8S_WATCH_TIMEOUT_S,
-                                  capacity_ttl_s=settings.TRELLIS_K8S_CAPACITY_TTL_S,
                                   log_dir=settings.TRELLIS_RUNS_DIR)
     raise ValueError(f"unknown TRELLIS_EXECUTOR {settings.TRELLIS_EXECUTOR!r}; expected 'local' or 'kubernetes'")

@@ -51,6 +51,9 @@ class Executor(Protocol):
         spec's own ``log_path``."""
     def submit(self, spec: JobSpec) -> str: ...
     def cancel(self, handle: str) -> None: ...
+    def preempt(self, handle: str, grace_s: float) -> None:
+        """Stop the job to make room: SIGTERM, then kill after ``grace_s`` seconds (time to write a
+        checkpoint). Its end is reported by ``watch`` like any other."""
     def watch(self, since: str | None) -> Iterator[ExecutorEvent | None]:
         """Events after position ``since``, forever; None whenever it has caught up (or is idle)."""
     def list_active(self) -> list[str]: ...

@@ -9,7 +9,8 @@ process that started them, so a worker killed mid-run loses nothing.
 
 A job file ``jobs/<name>.json`` created with O_EXCL makes submit idempotent (a second submit of
 the same name is "already exists") and records the pid, the deadline and any cancel request.
-``watch`` also enforces deadlines and escalates a cancel from SIGTERM to SIGKILL after a grace.
+``watch`` also enforces deadlines and escalates a cancel or a preemption from SIGTERM to SIGKILL
+after its grace period (the job file records when it was told to stop, and the grace it has).
 """
 from __future__ import annotations
 
@@ -107,6 +108,17 @@ class LocalExecutor:
                 return
             time.sleep(0.01)
 
+    def preempt(self, handle: str, grace_s: float) -> None:
+        """SIGTERM the job's process group now (time to write a checkpoint); ``watch`` sends SIGKILL
+        if it is still alive ``grace_s`` seconds later. Its end is reported by ``watch`` as usual.
+        A job told to stop already is not signalled again, so a checkpoint being written is not
+        interrupted by a second SIGTERM."""
+        job = self._read_job(self.jobs_dir / f"{handle}.json")
+        if not job or "pid" not in job or "cancel_at" in job:
+            return
+        self._write_job(handle, {**job, "cancel_at": time.time(), "grace_s": grace_s})
+        _signal_group(job["pid"], signal.SIGTERM)
+
     def list_active(self) -> list[str]:
         return sorted(p.stem for p in self.jobs_dir.glob("*.json") if _alive(self._read_job(p).get("pid")))
 
@@ -201,11 +213,12 @@ class LocalExecutor:
                 self._write_job(handle, job)
                 self._append({"handle": handle, "kind": FAILED, "reason": reason})
                 _signal_group(pid, signal.SIGTERM)
-            elif "cancel_at" in job and now > job["cancel_at"] + self.grace_s:
+            elif "cancel_at" in job and now > job["cancel_at"] + job.get("grace_s", self.grace_s):
                 if not job.get("failed"):  # SIGKILL takes the wrapper too: it will write no exit
                     self._write_job(handle, {**job, "failed": True})
+                    grace_s = job.get("grace_s", self.grace_s)
                     self._append({"handle": handle, "kind": FAILED,
-                                  "reason": f"killed: still running {self.grace_s:g} s after SIGTERM"})
+                                  "reason": f"killed: still running {grace_s:g} s after SIGTERM"})
                 _signal_group(pid, signal.SIGKILL)
 
     def _retire(self, handle: str, *, has_exited: bool) -> None:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import sys
 
-from . import admission, editor, pipeline_overhead, simulator
+from . import admission, editor, kubernetes_dispatch, pipeline_overhead, simulator
 
 BENCHMARKS = {
     "pipeline_overhead": pipeline_overhead.main,
     "admission": admission.main,
     "simulator": simulator.main,
     "editor": editor.main,
+    "kubernetes_dispatch": kubernetes_dispatch.main,
 }
 
 

@@ -9,13 +9,17 @@ from pathlib import Path
 
 
 @contextmanager
-def trellis_environment(*processes: str):
-    """Set up env vars, Django, a migrated database and the named processes; yield the Stack."""
+def trellis_environment(*processes: str, database_url: str | None = None):
+    """Set up env vars, Django, a migrated database and the named processes; yield the Stack.
+    The database is a fresh SQLite file unless ``database_url`` names another (empty) one."""
     base = Path(tempfile.mkdtemp(prefix="trellis-bench-"))
     os.environ["TRELLIS_VAR_DIR"] = str(base / "var")
     os.environ.setdefault("TRELLIS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlops_web.settings")
-    os.environ.pop("DATABASE_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
     from tests.harness import start_redis
 
     redis, url = start_redis(base)

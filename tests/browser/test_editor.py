@@ -86,6 +86,11 @@ def test_three_steps_dragged_connected_saved_and_run_all_succeed(stack, page, sc
     assert steps["train"]["resources"]["cpu"] == 0.1
     assert steps["prepare"]["command"] == ["sh", "-c", "echo step $TRELLIS_JOB done"]
     page.wait_for_selector('[data-testid="version-1"]')
+    for name in ("prepare", "train", "evaluate"):  # the saved pipeline stays on the canvas
+        page.get_by_test_id(f"step-{name}").wait_for(timeout=5000)
+    assert page.locator(".react-flow__edge").count() == 2
+    assert page.get_by_test_id("editor").get_attribute("data-dirty") == "false"
+    page.wait_for_selector('[data-testid="pipeline-problems"][data-valid="true"][data-checking="false"]')
     screenshot("editor-saved")
 
     page.get_by_test_id("editor-run").click()
@@ -220,3 +225,93 @@ def test_an_old_version_opens_read_only_and_restores_as_unsaved_changes(stack, p
     latest = pipeline.versions.get(number=3)
     assert [s["name"] for s in latest.spec["steps"]] == ["a", "b"]
     assert latest.message == "back to two steps"
+
+
+def test_saving_over_a_version_saved_meanwhile_names_it_and_asks_again(stack, page, make_team, make_user,
+                                                                       make_pipeline):
+    from pipelines import services
+    from pipelines.spec import spec_to_dict
+
+    team = make_team("vision")
+    make_user("ada", team=team, role="editor")
+    bob = make_user("bob", team=team, role="editor")
+    pipeline = make_pipeline(chain("a", "b"), team=team, name="shared")
+    open_editor(page, stack, "ada", f"/pipelines/{pipeline.pk}/edit")
+    select_step(page, "b")
+    set_field(page, "field-cpu", "2")
+    page.wait_for_selector('[data-testid="editor"][data-dirty="true"]')
+    page.locator(".react-flow__pane").click(position={"x": 20, "y": 400})  # the side panel lists versions
+    services.save_version(pipeline, spec=spec_to_dict(chain("a", "b", "c")), user=bob, message="add c")
+
+    page.keyboard.press("Control+s")
+    page.get_by_test_id("save-message").fill("more cpu for b")
+    page.get_by_test_id("save-confirm").click()
+    warning = page.get_by_test_id("save-error")
+    warning.wait_for()
+    assert "bob saved version 2" in warning.inner_text()
+    assert pipeline.versions.count() == 2  # nothing saved yet
+    page.get_by_test_id("version-2").wait_for()  # the version list shows bob's version
+
+    page.get_by_test_id("save-confirm").click()
+    page.get_by_test_id("version-3").wait_for()
+    latest = pipeline.versions.get(number=3)
+    assert (latest.message, latest.created_by.username) == ("more cpu for b", "ada")
+    assert {s["name"]: s["resources"]["cpu"] for s in latest.spec["steps"]}["b"] == 2
+
+
+def test_the_keyboard_selects_moves_deletes_and_restores_a_step(stack, page, make_team, make_user, make_pipeline):
+    team = make_team("vision")
+    make_user("ada", team=team, role="editor")
+    pipeline = make_pipeline(chain("a", "b"), team=team, name="keys")
+    open_editor(page, stack, "ada", f"/pipelines/{pipeline.pk}/edit")
+    node = page.locator('.react-flow__node[data-id="a"]')
+    node.wait_for()
+
+    node.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector('[data-testid="step-panel"][data-step="a"]')
+    before = node.bounding_box()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('.react-flow__node[data-id=\"a\"]') !== null")
+    assert node.bounding_box()["x"] > before["x"]
+    page.wait_for_selector('[data-testid="editor"][data-dirty="true"]')  # a move by keyboard is an edit
+
+    node.focus()
+    page.keyboard.press("Delete")
+    page.wait_for_selector('[data-testid="editor"][data-dirty="true"]')
+    assert page.get_by_test_id("step-a").count() == 0
+    page.keyboard.press("Control+z")
+    page.get_by_test_id("step-a").wait_for()
+
+    page.locator('.react-flow__node[data-id="b"]').focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector('[data-testid="step-panel"][data-step="b"]')
+    page.locator('.react-flow__node[data-id="b"]').focus()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    page.get_by_test_id("step-b-copy").wait_for()  # pasted and selected
+    page.wait_for_selector('[data-testid="step-panel"][data-step="b-copy"]')
+
+
+def test_a_mouse_drag_is_one_edit_that_one_undo_takes_back(stack, page, make_team, make_user, make_pipeline):
+    team = make_team("vision")
+    make_user("ada", team=team, role="editor")
+    pipeline = make_pipeline(chain("a", "b"), team=team, name="dragged")
+    open_editor(page, stack, "ada", f"/pipelines/{pipeline.pk}/edit")
+    head = page.locator('[data-testid="step-b"] .editor-node-name')
+    head.wait_for()
+    start = head.bounding_box()
+
+    page.mouse.move(start["x"] + 5, start["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 85, start["y"] + 65, steps=20)
+    page.mouse.up()
+    page.wait_for_selector('[data-testid="editor"][data-dirty="true"]')
+    moved = head.bounding_box()
+    assert moved["x"] > start["x"] + 40 and moved["y"] > start["y"] + 30
+
+    page.get_by_test_id("undo").click()
+    page.wait_for_selector('[data-testid="editor"][data-dirty="false"]')
+    back = head.bounding_box()
+    assert (round(back["x"]), round(back["y"])) == (round(start["x"]), round(start["y"]))
+    assert page.get_by_test_id("undo").is_disabled()

@@ -125,3 +125,29 @@ def test_a_narrow_window_refits_the_graph_so_every_step_stays_in_view(stack, pag
     for i in range(6):
         node = page.get_by_test_id(f"step-s{i}").bounding_box()
         assert box["x"] - 1 <= node["x"] and node["x"] + node["width"] <= box["x"] + box["width"] + 1, f"s{i}"
+
+
+def test_a_step_that_retried_shows_the_log_of_each_attempt(stack, page, screenshot, make_team, make_user):
+    team = make_team("vision")
+    make_user("ada", team=team, role="viewer")
+    flaky = sh("train", 'echo "attempt $TRELLIS_ATTEMPT: <b>starting</b>"; '
+                        '[ "$TRELLIS_ATTEMPT" -ge 2 ] || { echo "out of memory" >&2; exit 1; }; echo done')
+    flaky["retries"] = 1
+    run = start_run(team, None, [flaky])
+    open_run(page, stack, "ada", run)
+    status_is(page, "succeeded")
+    page.get_by_test_id("step-train").click()
+
+    log = page.get_by_test_id("log-text")
+    page.wait_for_selector('[data-testid="log-panel"][data-attempt="2"][data-state="complete"]', timeout=10_000)
+    assert log.inner_text().split("\n")[:2] == ["attempt 2: <b>starting</b>", "done"]  # text, not HTML
+    picker = page.get_by_test_id("log-attempt")
+    assert picker.locator("option").all_inner_texts() == ["attempt 2 (latest)", "attempt 1"]
+
+    picker.focus()
+    picker.select_option("1")  # a <select>: the keyboard picks it too
+    page.wait_for_selector('[data-testid="log-panel"][data-attempt="1"][data-state="complete"]', timeout=10_000)
+    assert "attempt 1: <b>starting</b>" in log.inner_text()
+    assert "out of memory" in log.inner_text()
+    assert "done" not in log.inner_text()
+    screenshot("run-page-attempt-log")

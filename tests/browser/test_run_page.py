@@ -1,6 +1,7 @@
 """A new user's first minutes: sign in, open the digits pipeline, run it, watch it succeed."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -48,3 +49,70 @@ def test_wrong_password_is_refused_with_a_message(stack, page, make_user):
     sign_in(page, stack.base_url, "ada", "not-the-password")
     assert page.get_by_test_id("login-error").inner_text().strip()
     assert "/login" in page.url
+
+
+def test_after_a_network_drop_the_page_resumes_with_nothing_missing_or_doubled(stack, page, make_team, make_user,
+                                                                               tmp_path):
+    """The run's socket goes through a route the test can cut: while it is cut the run moves on
+    (a step ends, the next runs and ends); when it is back the page catches up from its last event."""
+    from django.utils import timezone
+
+    from pipelines import services
+    from tests.conftest import wait_until
+
+    team = make_team("vision")
+    user = make_user("ada", team=team, role="viewer")
+    gate = tmp_path / "gate"
+
+    def sh(name, script, depends_on=()):
+        return {"name": name, "type": "custom", "image": "busybox", "command": ["sh", "-c", script],
+                "resources": {"cpu": 0.1, "memory_mb": 64}, "depends_on": list(depends_on)}
+
+    pipeline = services.create_pipeline(team=team, name="p", user=user, spec={"steps": [
+        sh("wait", f"while [ ! -e {gate} ]; do sleep 0.05; done"),
+        sh("after", "echo after", depends_on=["wait"]),
+        sh("last", "echo last", depends_on=["after"]),
+    ]})
+    run = services.submit_run(pipeline, user=user, now=timezone.now())
+
+    network = {"is_down": False, "sockets": [], "events": [], "urls": []}
+
+    def route(ws):
+        network["urls"].append(ws.url)
+        if network["is_down"]:
+            ws.close()
+            return
+        server = ws.connect_to_server()
+
+        def to_page(message):
+            data = json.loads(message)
+            if data.get("type") != "snapshot":
+                network["events"].append(data["seq"])
+            ws.send(message)
+
+        server.on_message(to_page)
+        network["sockets"].append(ws)
+
+    page.route_web_socket(re.compile(r"/ws/runs/"), route)
+    sign_in(page, stack.base_url, "ada", "pw-ada", next_path=f"/runs/{run.pk}")
+    page.wait_for_selector('[data-testid="step-wait"][data-status="running"]', timeout=60_000)
+    page.wait_for_selector('[data-testid="connection-state"][data-state="open"]')
+
+    network["is_down"] = True
+    network["sockets"][-1].close()
+    page.wait_for_selector('[data-testid="connection-state"][data-state="reconnecting"]')
+    gate.touch()
+    wait_until(lambda: Run.objects.get(pk=run.pk).status == "succeeded", what="the run to succeed offline")
+    assert page.get_by_test_id("step-wait").get_attribute("data-status") == "running"  # it missed the end
+
+    network["is_down"] = False
+    page.wait_for_selector('[data-testid="run-status"][data-status="succeeded"]', timeout=60_000)
+    for name in ("wait", "after", "last"):
+        assert page.get_by_test_id(f"step-{name}").get_attribute("data-status") == "succeeded"
+        assert page.get_by_test_id(f"timeline-attempt-{name}").count() == 0  # one attempt each, shown once
+    assert page.locator('[data-testid^="timeline-bar-"]').count() == 3  # one bar per step
+    last_seq = Run.objects.get(pk=run.pk).last_seq
+    resumed = [u for u in network["urls"] if "after=" in u]
+    assert resumed, "the page reconnected with ?after=<its last event>"
+    assert len(network["events"]) == len(set(network["events"]))  # nothing delivered twice
+    assert network["events"] == sorted(network["events"]) and network["events"][-1] == last_seq

@@ -136,3 +136,42 @@ def test_a_team_under_its_nominal_quota_gets_its_capacity_back_within_one_decisi
     assert decision.admitted == (1,) or decision.blocked[1].startswith("waits for preempted step run")
     victims = [r for r in running if r.step_run_id in decision.preempted]
     assert all(r.is_borrowed for r in victims) and len(victims) == ask
+
+
+@settings(max_examples=200)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 8), policies, st.booleans())
+def test_a_team_under_its_nominal_quota_runs_its_step_once_the_preempted_steps_have_stopped(
+        node_count, lender_share, ask, policy, is_gang):
+    """One dispatch cycle preempts borrowed work; once it has stopped (its grace period), the next
+    cycle admits the lender's step, under every policy."""
+    cluster = nodes(node_count + lender_share, gpu=8, cpu=16)
+    quotas = {"lender": gpu_quota(8 * lender_share, cohort="lab"), "borrower": gpu_quota(8 * node_count, cohort="lab")}
+    running = tuple(
+        Running(1000 + 8 * i + k, "borrower", Request(1, 1024, 1), nodes=(n.name,), is_preemptible=True,
+                is_borrowed=i >= node_count, started_at=T0 + timedelta(seconds=8 * i + k), estimate_s=600.0)
+        for i, n in enumerate(cluster) for k in range(8)
+    )
+    gang = 2 if is_gang and lender_share >= 2 else 1
+    ask = min(ask, 8) if gang == 1 else 8
+    waiting = (Waiting(1, "lender", Request(1, 1024, ask), T0, estimate_s=60.0, gang=gang),)
+
+    first = admit(Snapshot(waiting, running, quotas, nodes=cluster), policy=policy, now=NOW)
+    assert first.admitted == () and set(first.preempted)
+    after_grace = tuple(r for r in running if r.step_run_id not in first.preempted)
+    second = admit(Snapshot(waiting, after_grace, quotas, nodes=cluster), policy=policy, now=NOW + timedelta(seconds=30))
+
+    assert second.admitted == (1,)
+    assert second.preempted == {}
+
+
+@settings(max_examples=200)
+@given(snapshots(), st.integers(0, 3), st.integers(1, 10))
+def test_under_priority_nothing_starves_a_step_that_waited_long_enough_goes_first(snap, priority, hours_more):
+    """Priorities here lie in 0..3 and a step gains a point per hour waited: one that waited more
+    than 3 hours longer than every other step is considered first, whatever its priority."""
+    oldest = min((w.submitted_at for w in snap.waiting), default=T0)
+    starving = Waiting(9999, "ads", Request(1, 1024, 1), oldest - timedelta(hours=3 + hours_more), priority=priority)
+    queue = replace(snap, waiting=(*snap.waiting, starving))
+
+    for policy in ("priority", "resource_aware"):
+        assert admit(queue, policy=policy, now=NOW).order[0] == 9999

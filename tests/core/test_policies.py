@@ -4,6 +4,8 @@ Runs without Django: ``pytest tests/core -p no:django``.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from scheduling.core import admit
@@ -48,20 +50,22 @@ def test_srtf_leaves_a_step_that_is_nearly_done_alone():
 # -- priority ----------------------------------------------------------------------------------
 
 
-def test_priority_preempts_a_lower_priority_preemptible_step():
+@pytest.mark.parametrize("policy", ["priority", "resource_aware"])
+def test_priority_preempts_a_lower_priority_preemptible_step(policy):
     s = snap([job(1, gpu=4, priority=10)], [held(7, gpu=4, priority=0), held(8, gpu=4, priority=5, started_s_ago=10)],
              cluster=ONE_NODE)
 
-    decision = admit(s, policy="priority", now=NOW)
+    decision = admit(s, policy=policy, now=NOW)
 
     assert decision.preempted == {7: "preempted for step run 1 of higher priority (10 > 0)"}
     assert decision.blocked == {1: "waits for preempted step run 7 to stop"}
 
 
-def test_priority_never_preempts_a_step_that_is_not_preemptible():
+@pytest.mark.parametrize("policy", ["priority", "resource_aware"])
+def test_priority_never_preempts_a_step_that_is_not_preemptible(policy):
     s = snap([job(1, gpu=4, priority=10)], [held(7, gpu=8, priority=0, is_preemptible=False)], cluster=ONE_NODE)
 
-    decision = admit(s, policy="priority", now=NOW)
+    decision = admit(s, policy=policy, now=NOW)
 
     assert decision.preempted == {}
     assert decision.blocked == {1: "cluster: gpu 8 of 8 in use, asks 4"}
@@ -97,6 +101,31 @@ def test_fair_share_puts_the_team_that_used_more_recently_last():
     decision = admit(s, policy=get("fair_share", half_life_s=3600), now=NOW)
 
     assert decision.admitted == (2,)
+
+
+@pytest.mark.parametrize(("hours_ago", "first"), [(0, 2), (10, 1)], ids=["recent use counts", "old use decayed"])
+def test_fair_share_forgets_past_usage_over_its_half_life(hours_ago, first):
+    """Team a used 8 GPU-hours, b one just now; with a one-hour half-life, a's use ten hours ago
+    has decayed to 8/1024 of a GPU-hour, less than b's."""
+    s = snap([job(1, team="a", gpu=8), job(2, team="b", gpu=8, at_s=60)], cluster=ONE_NODE,
+             quotas={"a": gpu_quota(8), "b": gpu_quota(8)},
+             usage={"a": Usage(gpu_s=8 * 3600, as_of=NOW - timedelta(hours=hours_ago)), "b": Usage(gpu_s=3600, as_of=NOW)})
+
+    decision = admit(s, policy=get("fair_share", half_life_s=3600), now=NOW)
+
+    assert decision.admitted == (first,)
+
+
+def test_fair_share_weighs_teams_by_their_share():
+    """Team a's weight is three times b's: of four GPUs it gets three, b one."""
+    a = [job(i, team="a", gpu=1, at_s=i) for i in range(1, 5)]
+    b = [job(i, team="b", gpu=1, at_s=i) for i in range(11, 15)]
+    s = snap([*a, *b], cluster=nodes(1, gpu=4),
+             quotas={"a": gpu_quota(4, weight=3.0), "b": gpu_quota(4, weight=1.0)})
+
+    decision = admit(s, policy="fair_share", now=NOW)
+
+    assert sorted(decision.admitted) == [1, 2, 3, 11]
 
 
 # -- head of line: skip, strict, and backfill with a reservation --------------------------------
@@ -146,6 +175,31 @@ def test_a_team_borrows_what_its_cohort_does_not_use():
     assert decision.placements[0].is_borrowed
 
 
+@pytest.mark.parametrize("policy", ["fifo", get("fifo", head_of_line="block"), "sjf", "srtf", "priority",
+                                    "fair_share", "resource_aware"],
+                         ids=lambda p: p if isinstance(p, str) else "strict fifo")
+def test_a_lenders_queued_work_is_not_lent_away_to_a_borrower_ahead_of_it(policy):
+    # a's step came first, but fits only on b's unused quota; b's own step asks for that quota
+    s = snap([job(1, team="a", gpu=6, estimate_s=60), job(2, team="b", gpu=4, at_s=1, estimate_s=60)],
+             cluster=ONE_NODE, quotas={"a": gpu_quota(4, cohort="lab"), "b": gpu_quota(4, cohort="lab")})
+
+    decision = admit(s, policy=policy, now=NOW)
+
+    assert decision.admitted == (2,)
+    assert decision.blocked == {1: "team a: gpu 0 of 4 in use, asks 6; cohort has 0 to lend"}
+    assert decision.preempted == {}
+
+
+def test_a_borrower_gets_what_is_left_once_every_team_had_its_nominal_quota():
+    s = snap([job(1, team="a", gpu=6), job(2, team="b", gpu=1, at_s=1)],
+             cluster=ONE_NODE, quotas={"a": gpu_quota(4, cohort="lab"), "b": gpu_quota(4, cohort="lab")})
+
+    decision = admit(s, policy="fifo", now=NOW)
+
+    assert decision.admitted == (2, 1)
+    assert [p.is_borrowed for p in decision.placements] == [False, True]
+
+
 def test_a_team_at_its_quota_waits_when_its_cohort_has_nothing_to_lend():
     s = snap([job(1, team="vision", gpu=1)], [held(9, team="nlp", gpu=8, on=("n1",))],
              cluster=nodes(2, gpu=8), quotas={"vision": gpu_quota(8, cohort="lab"), "nlp": gpu_quota(8, cohort="lab")})
@@ -186,6 +240,16 @@ def test_a_team_under_its_nominal_quota_reclaims_borrowed_capacity_by_preemption
     reason = "preempted: team a reclaims its nominal quota for step run 1"
     assert decision.preempted == {17: reason, 16: reason}  # the most recently started borrowed ones
     assert decision.blocked == {1: "waits for preempted step runs 16, 17 to stop"}
+
+
+@pytest.mark.parametrize("policy", ["sjf", "srtf", "priority", "fair_share", "resource_aware"])
+def test_every_policy_reclaims_borrowed_capacity_for_a_team_under_its_nominal_quota(policy):
+    s = snap([job(1, team="a", gpu=4, estimate_s=600)], [held(10, team="b", gpu=8, is_borrowed=True, estimate_s=60)],
+             cluster=ONE_NODE, quotas={"a": gpu_quota(4, cohort="lab"), "b": gpu_quota(4, cohort="lab")})
+
+    decision = admit(s, policy=policy, now=NOW)
+
+    assert decision.preempted == {10: "preempted: team a reclaims its nominal quota for step run 1"}
 
 
 def test_a_team_over_its_nominal_quota_does_not_reclaim():

@@ -33,6 +33,7 @@ class Outcome:
     exit_code: int = 0
     run_s: float = 0.0  # how long the container runs before its outcome
     log: str = ""
+    term_s: float = 0.0  # how long it takes to exit after SIGTERM (inf: it ignores SIGTERM)
 
     @classmethod
     def succeed(cls, run_s: float = 0.0, log: str = "") -> "Outcome":
@@ -47,16 +48,17 @@ class Outcome:
         return cls("oom", 137, run_s)
 
     @classmethod
-    def image_pull(cls) -> "Outcome":
-        return cls("image_pull")
+    def image_pull(cls, *, is_backing_off: bool = True) -> "Outcome":
+        """ErrImagePull, then (backing off) ImagePullBackOff; or ErrImagePull for good."""
+        return cls("image_pull" if is_backing_off else "err_image_pull")
 
     @classmethod
     def unschedulable(cls) -> "Outcome":
         return cls("unschedulable")
 
     @classmethod
-    def hang(cls) -> "Outcome":
-        return cls("hang", run_s=float("inf"))
+    def hang(cls, term_s: float = 0.0) -> "Outcome":
+        return cls("hang", run_s=float("inf"), term_s=term_s)
 
     @classmethod
     def evict(cls, run_s: float = 0.0) -> "Outcome":
@@ -102,6 +104,7 @@ def quantity(text: str | int | float) -> float:
 class _PodPlan:
     outcome: Outcome
     running_at: float | None = None
+    sigterm_at: float | None = None  # when its deletion with a grace period began
 
 
 @dataclass
@@ -122,6 +125,7 @@ class FakeCluster:
         self._started_at: dict[str, float] = {}  # job uid -> when its pod was made
         self._finished_at: dict[str, float] = {}  # job uid -> when it finished
         self.pods_created = 0
+        self._closing: list[Callable[[], None]] = []
         for n in self.nodes:
             self.store.create(NODES, "", n)
         self._stop = threading.Event()
@@ -195,6 +199,25 @@ class FakeCluster:
             if job is not None:
                 self.store.delete(JOBS, job["metadata"]["namespace"], job_name, propagation)
 
+    def add_node(self, node_: dict) -> None:
+        self.store.create(NODES, "", node_)
+
+    def remove_node(self, name: str) -> None:
+        self.store.delete(NODES, "", name, None)
+
+    def cordon(self, name: str, *, is_cordoned: bool = True) -> None:
+        """kubectl cordon (or uncordon)."""
+        with self.store.cond:
+            n = self.store.get(NODES, "", name)
+            n["spec"]["unschedulable"] = is_cordoned
+            self.store.update(NODES, n)
+
+    def set_ready(self, name: str, is_ready: bool) -> None:
+        with self.store.cond:
+            n = self.store.get(NODES, "", name)
+            n["status"]["conditions"] = [{"type": "Ready", "status": "True" if is_ready else "False"}]
+            self.store.update(NODES, n)
+
     def compact(self) -> None:
         """Forget the history and cut off every watch: resuming from an old resourceVersion is 410."""
         self.store.compact()
@@ -210,7 +233,13 @@ class FakeCluster:
     def requests(self) -> int:
         return self.api.requests
 
+    def when_closing(self, stop: Callable[[], None]) -> None:
+        """Call ``stop`` first when the cluster closes (an executor's node watch, say)."""
+        self._closing.append(stop)
+
     def close(self) -> None:
+        for stop in self._closing:
+            stop()
         self._stop.set()
         self._wake.set()
         with self.store.cond:
@@ -335,7 +364,10 @@ class FakeCluster:
         for pod in self._all(PODS):
             status, spec = pod["status"], pod["spec"]
             plan = self._plans.get(pod["metadata"]["uid"])
-            if plan is None or status.get("phase") in TERMINAL or pod["metadata"].get("deletionTimestamp"):
+            if pod["metadata"].get("deletionTimestamp") and plan is not None:
+                self._terminate(pod, plan, now)
+                continue
+            if plan is None or status.get("phase") in TERMINAL:
                 continue
             if not spec.get("nodeName"):
                 self._schedule(pod, plan)
@@ -362,10 +394,11 @@ class FakeCluster:
         self.store.update(PODS, pod)
 
     def _start(self, pod: dict, plan: _PodPlan, now: float) -> None:
-        if plan.outcome.kind == "image_pull":
+        if plan.outcome.kind in ("image_pull", "err_image_pull"):
             image = pod["spec"]["containers"][0]["image"]
             was = pod["status"]["containerStatuses"][0]["state"].get("waiting", {}).get("reason")
-            reason = "ErrImagePull" if was == "ContainerCreating" else "ImagePullBackOff"
+            is_first = was == "ContainerCreating" or plan.outcome.kind == "err_image_pull"
+            reason = "ErrImagePull" if is_first else "ImagePullBackOff"
             message = (f'Back-off pulling image "{image}"' if reason == "ImagePullBackOff" else
                        f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found')
             waiting = {"waiting": {"reason": reason, "message": message}}
@@ -401,6 +434,26 @@ class FakeCluster:
                                          "finishedAt": timestamp(now)}}
         pod["status"]["containerStatuses"] = [_container_status(c, terminated) for c in pod["spec"]["containers"]]
         self.store.update(PODS, pod)
+
+    def _terminate(self, pod: dict, plan: _PodPlan, now: float) -> None:
+        """A pod deleted with a grace period: SIGTERM to its container, which exits after the
+        outcome's ``term_s`` (143), or is killed when the grace period is over (137); the pod
+        goes once its container has stopped."""
+        meta, status = pod["metadata"], pod["status"]
+        if plan.sigterm_at is None:
+            plan.sigterm_at = now
+        is_running = status.get("phase") == "Running"
+        grace_over = now >= plan.sigterm_at + meta.get("deletionGracePeriodSeconds", 0)
+        if is_running and (now >= plan.sigterm_at + plan.outcome.term_s or grace_over):
+            code, reason = (137, "Error") if now < plan.sigterm_at + plan.outcome.term_s else (143, "Error")
+            status["phase"] = "Failed"
+            status["containerStatuses"] = [_container_status(c, {"terminated": {
+                "exitCode": code, "reason": reason, "startedAt": timestamp(plan.running_at),
+                "finishedAt": timestamp(now)}}) for c in pod["spec"]["containers"]]
+            self.store.update(PODS, pod)
+            is_running = False
+        if not is_running or grace_over:
+            self.store.remove(PODS, pod)
 
     def _why_unschedulable(self, pod: dict) -> str:
         for claim in pod["spec"].get("volumes", []):

@@ -195,28 +195,53 @@ class Store:
             return obj
 
     def remove(self, res: Resource, obj: dict) -> None:
-        """Gone for good: the DELETED event carries the object's last state."""
+        """Gone for good: the DELETED event carries the object's last state. An owner deleted in
+        the foreground goes too once this was its last dependent."""
         with self.cond:
             meta = obj["metadata"]
             if self.objects.pop((res, meta.get("namespace", ""), meta["name"]), None) is not None:
                 self._record(res, "DELETED", obj)
+            for ref in meta.get("ownerReferences") or ():
+                self._finish_foreground(ref.get("uid"))
 
-    def delete(self, res: Resource, ns: str, name: str, propagation: str | None) -> dict:
-        """Delete with a propagation policy. Jobs default to Orphan (a legacy of batch/v1)."""
+    def _finish_foreground(self, uid: str | None) -> None:
+        owner = next(((r, o) for (r, _, _), o in list(self.objects.items()) if o["metadata"]["uid"] == uid), None)
+        if owner is None or "foregroundDeletion" not in (owner[1]["metadata"].get("finalizers") or ()):
+            return
+        if not self.dependents(uid):
+            owner[1]["metadata"]["finalizers"] = [f for f in owner[1]["metadata"]["finalizers"]
+                                                  if f != "foregroundDeletion"]
+            self.remove(*owner)
+
+    def delete(self, res: Resource, ns: str, name: str, propagation: str | None, grace_s: int | None = None) -> dict:
+        """Delete with a propagation policy. Jobs default to Orphan (a legacy of batch/v1).
+
+        A pod deleted with a grace period (``gracePeriodSeconds`` > 0) is only marked: its
+        containers get SIGTERM and the kubelet (kube.py) removes it when they have exited or the
+        grace period is over. A Foreground delete passes its grace period on to the owned pods (a
+        simplification: the real garbage collector gives them their own
+        ``terminationGracePeriodSeconds``) and the owner stays, being deleted, until they are gone.
+        """
         with self.cond:
             obj = self.get(res, ns, name)
             policy = propagation or ("Orphan" if res is JOBS else "Background")
             uid = obj["metadata"]["uid"]
-            if policy == "Foreground":
-                meta = obj["metadata"]
+            meta = obj["metadata"]
+            if res is PODS and grace_s:
+                if not meta.get("deletionTimestamp") or grace_s < meta.get("deletionGracePeriodSeconds", grace_s + 1):
+                    meta["deletionTimestamp"] = timestamp(time.time() + grace_s)
+                    meta["deletionGracePeriodSeconds"] = int(grace_s)
+                    self.update(res, obj)
+            elif policy == "Foreground":
                 if not meta.get("deletionTimestamp"):
                     meta["deletionTimestamp"] = timestamp()
+                    meta["deletionGracePeriodSeconds"] = int(grace_s or 0)
                     meta["finalizers"] = [*meta.get("finalizers", []), "foregroundDeletion"]
                     self.update(res, obj)
                 for dep_res, dep in self.dependents(uid):
-                    self.delete(dep_res, dep["metadata"]["namespace"], dep["metadata"]["name"], "Background")
-                meta["finalizers"] = [f for f in meta["finalizers"] if f != "foregroundDeletion"]
-                self.remove(res, obj)  # its dependents are gone: the foreground finalizer is done
+                    self.delete(dep_res, dep["metadata"]["namespace"], dep["metadata"]["name"], "Background",
+                                grace_s)
+                self._finish_foreground(uid)  # at once if no dependent is still terminating
             elif policy == "Orphan":
                 for dep_res, dep in self.dependents(uid):
                     dep["metadata"]["ownerReferences"] = [o for o in dep["metadata"]["ownerReferences"] if o["uid"] != uid]
@@ -483,7 +508,8 @@ class Api:
             policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy")
             if query.get("orphanDependents") == "true" or (body or {}).get("orphanDependents") is True:
                 policy = "Orphan"
-            return 200, store.delete(res, ns_key, name, policy)
+            grace = query.get("gracePeriodSeconds", (body or {}).get("gracePeriodSeconds"))
+            return 200, store.delete(res, ns_key, name, policy, None if grace in (None, "") else int(grace))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here")
 
     # ---- watch

@@ -15,7 +15,8 @@ from pipelines import services
 from pipelines.examples import load_example
 from pipelines.models import Run, StepRun, StepRunEvent
 from scheduling.dispatch import dispatch_once, reconcile
-from scheduling.executors.manifests import RUN, STEP
+from scheduling.dispatch import release_volumes
+from scheduling.executors.kubernetes.manifests import ATTEMPT, RUN, STEP
 from tests.conftest import wait_until
 from tests.fakes.kube import FakeCluster, Outcome, node
 from tests.fakes.kube_api import ApiError
@@ -24,23 +25,28 @@ from tests.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-OUTCOMES: dict[int, dict[str, Outcome]] = {}  # run id -> step -> what its pods do (default: succeed)
+OUTCOMES: dict[int, dict[str, Outcome]] = {}  # run id -> step (or "step#attempt") -> what its pods do
+
 DEFAULT = Outcome.succeed(run_s=0.05)
+
+
+def outcome_of(job: dict) -> Outcome:
+    notes = job["metadata"]["annotations"]
+    planned = OUTCOMES.get(int(notes[RUN]), {})
+    return planned.get(f"{notes[STEP]}#{notes[ATTEMPT]}") or planned.get(notes[STEP], DEFAULT)
 
 
 @pytest.fixture(scope="module")
 def cluster():
     with FakeCluster(nodes=[node("node-1", cpu="16", memory="64Gi")]) as c:
-        c.rule(lambda job: OUTCOMES.get(int(job["metadata"]["labels"][RUN]), {}).get(
-            job["metadata"]["annotations"][STEP], DEFAULT))
+        c.rule(outcome_of)
         yield c
 
 
 @pytest.fixture(scope="module")
 def stack(cluster, django_db_setup, django_db_blocker):
     s = Stack(env={"TRELLIS_EXECUTOR": "kubernetes", "TRELLIS_K8S_API_HOST": cluster.host,
-                   "TRELLIS_K8S_PENDING_TIMEOUT_S": "1", "TRELLIS_K8S_WATCH_TIMEOUT_S": "5",
-                   "TRELLIS_K8S_CAPACITY_TTL_S": "0.5"}).start("worker", "watcher")
+                   "TRELLIS_K8S_PENDING_TIMEOUT_S": "1", "TRELLIS_K8S_WATCH_TIMEOUT_S": "5"}).start("worker", "watcher")
     yield s
     s.stop()
 
@@ -123,6 +129,9 @@ FAILURES = {
                   "OOMKilled: exit 137, the step went over its memory limit of 2048Mi"),
     "ImagePullBackOff": (Outcome.image_pull(), "failed",
                          'ImagePullBackOff: Back-off pulling image "trellis/digits:0.1" (still pending after 1 s)'),
+    "ErrImagePull": (Outcome.image_pull(is_backing_off=False), "failed",
+                     'ErrImagePull: rpc error: code = NotFound desc = failed to pull and unpack image '
+                     '"trellis/digits:0.1": not found (still pending after 1 s)'),
     "Unschedulable": (Outcome.unschedulable(), "failed", "Unschedulable: 0/1 nodes are available: "
                       "1 Insufficient nvidia.com/gpu. preemption: 0/1 nodes are available. (still pending after 1 s)"),
     "DeadlineExceeded": (Outcome.hang(), "failed", "DeadlineExceeded: the step ran longer than its timeout of 1 s"),
@@ -149,6 +158,51 @@ def test_a_failing_job_fails_its_step_with_the_reason_and_skips_its_dependents(s
         assert failed.exit_code == outcome.exit_code
     wait_until(lambda: not [j for j in cluster.jobs() if j["metadata"]["labels"].get(RUN) == str(run.pk)
                             and not j["status"].get("conditions")], what="no unfinished job of the run to be left")
+
+
+def test_a_job_deleted_from_outside_fails_its_step_and_skips_its_dependents(stack, cluster, people):
+    team, user = people
+    run = submit(team, user, digits(), {"train-cnn": Outcome.hang()})
+    wait_until(lambda: StepRun.objects.filter(run=run, step_name="train-cnn", status="running").exists(),
+               what="train-cnn to run")
+    cluster.delete_job(f"trellis-{run.pk}-train-cnn-1")  # kubectl delete job (background propagation)
+    run = wait_until(lambda: finished(run.pk), what="the run to finish")
+    failed = StepRun.objects.get(run=run, step_name="train-cnn")
+    assert (failed.status, failed.reason) == ("failed", "the job was deleted before it finished (cancelled, or "
+                                                        "deleted from outside Trellis)")
+    assert statuses(run)["evaluate-cnn"] == statuses(run)["select-best"] == "skipped"
+    wait_until(lambda: not [p for p in pods_of(cluster, run) if "train-cnn" in p], what="its pod to go")
+
+
+def test_a_step_killed_for_memory_is_retried_and_its_dependents_run_once(stack, cluster, people):
+    team, user = people
+    run = submit(team, user, digits(retries=1), {"train-cnn#1": Outcome.oom(run_s=0.05)})
+    run = wait_until(lambda: finished(run.pk), what="the run to finish")
+    assert run.status == "succeeded", run.reason
+    cnn = StepRun.objects.get(run=run, step_name="train-cnn")
+    assert (cnn.status, cnn.attempt) == ("succeeded", 2)
+    assert moves(run, "train-cnn") == ["queued", "admitted", "running", "failed", "queued", "admitted", "running",
+                                       "succeeded"]
+    created = jobs_created(cluster, run)
+    assert (created[f"trellis-{run.pk}-train-cnn-1"], created[f"trellis-{run.pk}-train-cnn-2"]) == (1, 1)
+    assert created[f"trellis-{run.pk}-evaluate-cnn-1"] == created[f"trellis-{run.pk}-select-best-1"] == 1
+
+
+def test_a_finished_runs_volume_goes_after_the_retention_period_and_a_running_runs_stays(stack, cluster, people):
+    team, user = people
+    done = submit(team, user, digits()[:1])
+    done = wait_until(lambda: finished(done.pk), what="a run to finish")
+    going = submit(team, user, digits()[:1], {"prepare": Outcome.hang()})
+    wait_until(lambda: StepRun.objects.filter(run=going, status="running").exists(), what="the other run to run")
+    volumes = lambda: {p["metadata"]["name"] for p in cluster.pvcs()}  # noqa: E731
+    assert {f"trellis-run-{done.pk}", f"trellis-run-{going.pk}"} <= volumes()
+
+    kept = release_volumes(executor=executor_for(cluster, volume_retention_s=3600), now=timezone.now())
+    assert done.pk not in kept and f"trellis-run-{done.pk}" in volumes()  # within the retention period
+    removed = release_volumes(executor=executor_for(cluster, volume_retention_s=0), now=timezone.now())
+    assert done.pk in removed and going.pk not in removed
+    assert f"trellis-run-{done.pk}" not in volumes() and f"trellis-run-{going.pk}" in volumes()
+    services.cancel_run(going.pk, now=timezone.now(), reason="done with it")
 
 
 def test_cancel_deletes_the_job_and_leaves_no_pod(stack, cluster, people):

@@ -1,5 +1,5 @@
 """deploy/kubernetes/: every file parses; the RBAC role grants exactly what the executor and the
-watcher call (read from executors/kubernetes.py itself, so a new API call needs a new rule); every
+watcher call (read from the executors/kubernetes/ package itself, so a new API call needs a new rule); every
 Deployment runs a Procfile process, and every Procfile process but the embedded Redis has one."""
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "kubernetes"
-EXECUTOR = ROOT / "scheduling" / "executors" / "kubernetes.py"
+EXECUTOR = ROOT / "scheduling" / "executors" / "kubernetes"
 
 # (api group, resource) -> verbs: what Trellis needs, and all that it gets.
 NEEDED = {
     ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
-    ("", "pods"): {"get", "list", "watch"},
+    ("", "pods"): {"get", "list", "watch", "delete"},
     ("", "pods/log"): {"get", "list", "watch"},
-    ("", "persistentvolumeclaims"): {"create", "get", "delete"},
+    ("", "persistentvolumeclaims"): {"create", "get", "list", "watch", "delete"},
     ("", "nodes"): {"get", "list", "watch"},
 }
 # The client's method names: <verb>_[namespaced_]<kind>[_for_all_namespaces]
@@ -46,8 +46,9 @@ def procfile() -> dict[str, str]:
 
 def calls_made_by_the_executor() -> dict[tuple[str, str], set[str]]:
     used: dict[tuple[str, str], set[str]] = {}
-    for verb, kind in _CALL.findall(EXECUTOR.read_text()):
-        assert kind in _KINDS, f"kubernetes.py calls {verb}_{kind}: add it to this test and to rbac.yaml"
+    source = "\n".join(p.read_text() for p in sorted(EXECUTOR.glob("*.py")))
+    for verb, kind in _CALL.findall(source):
+        assert kind in _KINDS, f"executors/kubernetes/ calls {verb}_{kind}: add it to this test and to rbac.yaml"
         used.setdefault(_KINDS[kind], set()).update(_VERBS[verb])
     return used
 

@@ -124,6 +124,18 @@ def test_cancel_leaves_nothing_of_the_job_running(harness):
     assert job.name not in harness.executor.list_active()
 
 
+def test_preempt_stops_the_job_its_end_is_reported_and_nothing_is_left_running(harness):
+    job = harness.job(is_forever=True)
+    harness.executor.submit(job)
+    started = events_until(harness.executor, job.name, {STARTED})
+    wait_until(lambda: harness.times_run(job) and (not isinstance(harness, LocalHarness) or harness.leftovers(job)))
+    harness.executor.preempt(job.name, grace_s=1)
+    wait_until(lambda: not harness.leftovers(job), what=f"{job.name} to leave nothing behind")
+    ended = events_until(harness.executor, job.name, {EXITED, FAILED}, since=started[-1].position)
+    assert ended[-1].kind in (EXITED, FAILED)
+    assert job.name not in harness.executor.list_active()
+
+
 def test_a_job_past_its_deadline_fails_with_the_timeout_in_its_reason(harness):
     job = harness.job(is_forever=True, timeout_s=1)
     harness.executor.submit(job)

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from scheduling.executors.base import JobSpec
-from scheduling.executors.manifests import KubernetesConfig, job_manifest, label_value, pvc_manifest
+from scheduling.executors.kubernetes.manifests import KubernetesConfig, job_manifest, label_value, pvc_manifest
 from scheduling.jobspec import job_name
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")

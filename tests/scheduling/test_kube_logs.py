@@ -1,4 +1,4 @@
-"""Pod logs copied into the step's log file by the Kubernetes executor's watch (kube_logs.py),
+"""Pod logs copied into the step's log file by the Kubernetes executor's watch (kubernetes/logs.py),
 against the fake cluster's pod log endpoint (followed and whole), through the real client."""
 from __future__ import annotations
 

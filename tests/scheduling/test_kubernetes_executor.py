@@ -89,6 +89,16 @@ def test_an_image_that_cannot_be_pulled_fails_after_the_pending_timeout_with_the
     wait_until(lambda: not cluster.job(spec.name) and not cluster.pods(), what="the job to be deleted")
 
 
+def test_an_image_that_is_not_found_fails_as_err_image_pull_with_the_runtimes_message(executor, cluster):
+    spec = job(executor)
+    cluster.on(spec.name, Outcome.image_pull(is_backing_off=False))
+    executor.submit(spec)
+    end = events_of(executor, spec.name)[-1]
+    assert (end.kind, end.reason) == (FAILED, 'ErrImagePull: rpc error: code = NotFound desc = failed to pull and '
+                                              'unpack image "registry.example/train:1": not found (still pending '
+                                              'after 1 s)')
+
+
 def test_an_unschedulable_step_fails_after_the_pending_timeout_with_the_schedulers_message(executor, cluster):
     end = run(executor, cluster, Outcome.unschedulable())[-1]
     assert end.kind == FAILED
@@ -238,6 +248,88 @@ def test_a_silently_dead_watch_is_noticed_through_the_watch_timeout(cluster):
     assert time.monotonic() - started_at > 1  # it took a reconnect
 
 
+# ---------------------------------------------------------------------- preemption
+
+
+def pod_exits(cluster, job_name: str) -> list[int]:
+    """The exit codes the job's pods ended with (from the fake's history)."""
+    codes = []
+    for change in cluster.store.changes_after(0):
+        if change.resource.plural == "pods" and change.labels.get("job-name") == job_name:
+            for status in change.obj["status"].get("containerStatuses") or ():
+                if "terminated" in status["state"] and change.type == "MODIFIED":
+                    codes.append(status["state"]["terminated"]["exitCode"])
+    return codes
+
+
+@pytest.mark.parametrize("term_s, exit_code", [(0.0, 143), (float("inf"), 137)],
+                         ids=["a pod that exits on SIGTERM", "a pod that ignores SIGTERM is killed after the grace"])
+def test_preempting_gives_the_pod_sigterm_and_the_grace_period_and_leaves_no_pod(executor, cluster, term_s,
+                                                                                 exit_code):
+    spec = job(executor)
+    cluster.on(spec.name, Outcome.hang(term_s=term_s))
+    executor.submit(spec)
+    events_of(executor, spec.name, until={STARTED})
+
+    executor.preempt(spec.name, grace_s=1)
+    graces = {c.obj["metadata"].get("deletionGracePeriodSeconds") for c in cluster.store.changes_after(0)
+              if c.resource.plural == "pods" and c.obj["metadata"].get("deletionTimestamp")}
+    assert graces == {1}
+    wait_until(lambda: not cluster.pods() and cluster.job(spec.name) is None, what="the job and its pod to go")
+    assert pod_exits(cluster, spec.name)[-1] == exit_code
+    assert spec.name not in executor.list_active()
+
+
+def test_preempting_a_pending_job_leaves_no_pod_and_a_gone_job_is_fine(executor, cluster):
+    spec = job(executor, gpu=1, gpu_class="h100")  # no such node: it stays pending
+    executor.submit(spec)
+    wait_until(lambda: cluster.pods(), what="its pod to be made")
+    executor.preempt(spec.name, grace_s=5)
+    wait_until(lambda: not cluster.pods() and cluster.job(spec.name) is None, what="the job and its pod to go")
+    executor.preempt(spec.name, grace_s=5)  # again: nothing to do, no error
+
+
+def test_a_preempted_job_ends_in_the_watch_like_any_other(executor, cluster):
+    spec = job(executor)
+    cluster.on(spec.name, Outcome.hang())
+    executor.submit(spec)
+
+    seen = events_of(executor, spec.name, after=lambda: executor.preempt(spec.name, grace_s=1))
+    assert [e.kind for e in seen] == [STARTED, FAILED]
+    assert "deleted before it finished" in seen[-1].reason
+
+
+# ---------------------------------------------------------------------- run volumes
+
+
+def test_a_runs_volume_outlives_the_run_by_the_retention_period_then_goes(cluster):
+    from datetime import datetime, timedelta, timezone
+
+    executor = executor_for(cluster, volume_retention_s=3600)
+    for run_id in (1, 2, 3):
+        executor.submit(job(executor, run_id=run_id))
+    assert executor.volume_runs() == [1, 2, 3]
+    now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    # run 1 finished two hours ago, run 2 ten minutes ago, run 3 still goes (not final: not given)
+    removed = executor.release_volumes({1: now - timedelta(hours=2), 2: now - timedelta(minutes=10)}, now=now)
+    assert removed == [1]
+    assert sorted(p["metadata"]["name"] for p in cluster.pvcs()) == ["trellis-run-2", "trellis-run-3"]
+    assert executor.release_volumes({2: now - timedelta(minutes=10)}, now=now + timedelta(hours=1)) == [2]
+    assert executor.volume_runs() == [3]
+
+
+def test_a_run_that_comes_back_after_its_volume_went_gets_a_new_one(cluster):
+    from datetime import datetime, timezone
+
+    executor = executor_for(cluster, volume_retention_s=0)
+    executor.submit(job(executor, run_id=7))
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert executor.release_volumes({7: now}, now=now) == [7]
+    assert not cluster.pvcs()
+    executor.submit(job(executor, run_id=7, attempt=2))  # retried from failure
+    assert [p["metadata"]["name"] for p in cluster.pvcs()] == ["trellis-run-7"]
+
+
 # ---------------------------------------------------------------------- capacity
 
 
@@ -258,6 +350,33 @@ def test_capacity_is_the_ready_schedulable_nodes_allocatable_by_gpu_class():
                                                                   ("a100-1", "a100", 8)]
 
 
+def test_capacity_follows_nodes_added_removed_cordoned_and_no_longer_ready(cluster):
+    executor = executor_for(cluster)
+    assert executor.capacity().cpu == 40  # cpu-1 (8) and gpu-1 (32)
+    list_calls = cluster.requests
+
+    cluster.add_node(node("cpu-2", cpu="16"))
+    wait_until(lambda: executor.capacity().cpu == 56, what="the new node to count")
+    cluster.cordon("gpu-1")
+    wait_until(lambda: (c := executor.capacity()).cpu == 24 and c.gpu == 0, what="the cordoned node to leave")
+    cluster.set_ready("cpu-1", False)
+    wait_until(lambda: executor.capacity().cpu == 16, what="the node that is not ready to leave")
+    cluster.remove_node("cpu-2")
+    wait_until(lambda: executor.capacity().cpu == 0, what="the removed node to leave")
+    cluster.cordon("gpu-1", is_cordoned=False)
+    wait_until(lambda: executor.capacity_by_class().get("a100") and executor.capacity().gpu == 4,
+               what="the uncordoned node to come back")
+    assert cluster.requests - list_calls <= 2  # answered from the watch, not by listing each time
+
+
+def test_capacity_survives_a_cut_node_watch_and_a_compacted_history(cluster):
+    executor = executor_for(cluster)
+    assert executor.capacity().cpu == 40
+    cluster.compact()  # cuts every watch; resuming from the old resourceVersion is 410 Gone
+    cluster.add_node(node("cpu-2", cpu="16"))
+    wait_until(lambda: executor.capacity().cpu == 56, what="the relisted nodes to count")
+
+
 # ---------------------------------------------------------------------- the chooser
 
 
@@ -269,6 +388,7 @@ def test_trellis_executor_kubernetes_gives_an_executor_for_the_configured_cluste
     settings.TRELLIS_K8S_API_HOST = cluster.host
     settings.TRELLIS_K8S_NAMESPACE = "ml-{team}"
     get_executor.cache_clear()
+    executor = None
     try:
         executor = get_executor()
         assert isinstance(executor, KubernetesExecutor)
@@ -276,6 +396,8 @@ def test_trellis_executor_kubernetes_gives_an_executor_for_the_configured_cluste
         executor.submit(job(executor))
         assert cluster.jobs()[0]["metadata"]["namespace"] == "ml-vision"
     finally:
+        if executor is not None:
+            executor.close()
         get_executor.cache_clear()
 
 

@@ -7,6 +7,8 @@ import type {
   PipelineDetail,
   PipelineSpec,
   PipelineSummary,
+  QuotaAnswer,
+  QuotaSettings,
   RunDetail,
   RunQuery,
   RunSubmit,
@@ -14,6 +16,7 @@ import type {
   SessionResponse,
   StepLogChunk,
   Team,
+  TeamQueue,
   ValidationResult,
   VersionDetail,
   VersionSave,
@@ -194,6 +197,12 @@ export const api = {
     request<Paginated<Team>>("GET", "/api/teams/", { query: { ...page }, signal }),
 
   team: (id: number | string, signal?: AbortSignal) => request<Team>("GET", `/api/teams/${seg(String(id))}/`, { signal }),
+  teamQueue: (id: number | string, signal?: AbortSignal) =>
+    request<TeamQueue>("GET", `/api/teams/${seg(String(id))}/queue/`, { signal }),
+  teamQuota: (id: number | string, signal?: AbortSignal) =>
+    request<QuotaAnswer>("GET", `/api/teams/${seg(String(id))}/quota/`, { signal }),
+  saveTeamQuota: (id: number | string, body: QuotaSettings) =>
+    request<QuotaAnswer>("PUT", `/api/teams/${seg(String(id))}/quota/`, { body }),
 
   pipelines: (page: PageQuery = {}, signal?: AbortSignal) =>
     request<Paginated<PipelineSummary>>("GET", "/api/pipelines/", { query: { ...page }, signal }),
@@ -217,9 +226,10 @@ export const api = {
   /** A step's output that is a JSON file of at most 1 MB (404 otherwise). */
   artifact: (runId: number | string, step: string, output: string, signal?: AbortSignal) =>
     request<unknown>("GET", `/api/runs/${seg(String(runId))}/artifacts/${seg(step)}/${seg(output)}/`, { signal }),
-  stepLog: (runId: number | string, step: string, offset: number, signal?: AbortSignal) =>
+  /** A chunk of a step's log: its latest attempt's, or `attempt`'s (404 for one it has not had). */
+  stepLog: (runId: number | string, step: string, offset: number, signal?: AbortSignal, attempt?: number) =>
     request<StepLogChunk>("GET", `/api/runs/${seg(String(runId))}/steps/${seg(step)}/log/`, {
-      query: { offset },
+      query: attempt === undefined ? { offset } : { offset, attempt },
       signal,
     }),
 };

@@ -43,7 +43,100 @@ export interface Team {
   name: string;
   display_name: string;
   role: TeamRole;
-  quota: Quota;
+  quota: Quota | null;
+  /** The team's admins and platform admins read the quota settings. */
+  can_read_quota: boolean;
+  /** Platform admins change them. */
+  can_edit_quota: boolean;
+}
+
+// --- team queue and quota (scheduling/api/serializers.py) ------------------------------------
+
+export interface StepRequest {
+  cpu: number;
+  memory_mb: number;
+  gpu: number;
+  gpu_class: string;
+  /** Pods started together; the request is per pod. */
+  gang: number;
+}
+
+export type QueueVerdict = "admit" | "wait" | "never";
+
+export interface QueuedStep {
+  step_run_id: number;
+  /** 1-based place in the whole cluster's admission order. */
+  position: number;
+  run_id: number;
+  pipeline: string;
+  step: string;
+  attempt: number;
+  request: StepRequest;
+  priority: number;
+  queued_at: string | null;
+  verdict: QueueVerdict;
+  reason: string;
+}
+
+export interface ActiveStep {
+  step_run_id: number;
+  run_id: number;
+  pipeline: string;
+  step: string;
+  attempt: number;
+  status: "admitted" | "running" | "preempted";
+  node: string;
+  since: string | null;
+  request: StepRequest;
+  preempting: string;
+}
+
+export interface ResourceUsage {
+  resource: string;
+  label: string;
+  used: number;
+  nominal: number | null;
+  borrowing_limit: number | null;
+  borrowed: number;
+}
+
+export interface TeamQueue {
+  team_id: number;
+  team: string;
+  policy: string;
+  cohort: string;
+  has_quota: boolean;
+  waiting_in_cluster: number;
+  waiting: QueuedStep[];
+  active: ActiveStep[];
+  usage: ResourceUsage[];
+  as_of: string;
+}
+
+export interface GpuClassQuota {
+  gpu_class: string;
+  gpu: number;
+  borrow_gpu: number | null;
+}
+
+export interface QuotaSettings {
+  cpu: number;
+  memory_mb: number;
+  gpu: number;
+  borrow_cpu: number | null;
+  borrow_memory_mb: number | null;
+  borrow_gpu: number | null;
+  cohort: string | null;
+  weight: number | null;
+  gpu_classes: GpuClassQuota[];
+}
+
+export interface QuotaAnswer {
+  team: string;
+  quota: QuotaSettings | null;
+  warnings: string[];
+  cohorts: string[];
+  gpu_classes: string[];
 }
 
 export interface TeamRef {

@@ -85,7 +85,13 @@ export function EditorPage({ mode }: { mode: EditorMode }) {
 
   const failed = [pipeline, version, teams].find((s) => s.error && s.data === undefined);
   if (failed) return <div className="page-pad"><ErrorMessage error={failed.error} onRetry={failed.reload} /></div>;
-  if (pipeline.data === undefined || version.data === undefined || teams.data === undefined) {
+  // The page stays mounted from /pipelines/new to /pipelines/<id>/edit (after the first save) and
+  // between versions: data loaded for the previous address must not open the editor (it would
+  // open an empty canvas on the pipeline just saved).
+  const isStale =
+    (mode === "new" ? pipeline.data !== null : String(pipeline.data?.id) !== id) ||
+    (mode === "version" && String(version.data?.number) !== number);
+  if (isStale || pipeline.data === undefined || version.data === undefined || teams.data === undefined) {
     return <p className="muted page-pad">Loading the editor…</p>;
   }
   const writable = teams.data.results.filter((t) => WRITE_ROLES.has(t.role));
@@ -184,11 +190,18 @@ function EditorView({ mode, pipeline, version, team, writableTeams, canEdit, onS
     });
   }, [spec]);
 
-  const onNodesChange = useCallback((changes: NodeChange<EditorNode>[]) => {
-    // Removal goes through onDelete, as an edit of the spec.
-    const kept = changes.filter((c) => c.type !== "remove" && c.type !== "add" && c.type !== "replace");
-    if (kept.length) setNodes((ns) => applyNodeChanges(kept, ns));
-  }, []);
+  const onNodesChange = useCallback(
+    (changes: NodeChange<EditorNode>[]) => {
+      // Removal goes through onDelete, as an edit of the spec.
+      const kept = changes.filter((c) => c.type !== "remove" && c.type !== "add" && c.type !== "replace");
+      if (kept.length) setNodes((ns) => applyNodeChanges(kept, ns));
+      // A move that is over (the end of a drag, or an arrow key on selected steps) is an edit;
+      // the frames of a drag in progress are not (they would re-validate and fill the history).
+      const placed = changes.flatMap((c) => (c.type === "position" && c.dragging === false && c.position ? [[c.id, c.position] as const] : []));
+      if (placed.length) edit(placeSteps(specRef.current, Object.fromEntries(placed)));
+    },
+    [edit],
+  );
   const onEdgesChange = useCallback((changes: EdgeChange<EditorEdge>[]) => {
     const kept = changes.filter((c) => c.type === "select");
     if (kept.length) setEdges((es) => applyEdgeChanges(kept, es));
@@ -232,13 +245,6 @@ function EditorView({ mode, pipeline, version, team, writableTeams, canEdit, onS
     [edit, flow, isReadOnly],
   );
   const drop = useDropFromPalette(addTemplate, !isReadOnly);
-
-  const onNodeDragStop = useCallback(
-    (_event: unknown, _node: EditorNode, dragged: EditorNode[]) => {
-      edit(placeSteps(specRef.current, Object.fromEntries(dragged.map((n) => [n.id, n.position]))));
-    },
-    [edit],
-  );
 
   const onDelete = useCallback(
     ({ nodes: gone, edges: cut }: { nodes: EditorNode[]; edges: EditorEdge[] }) => {
@@ -314,6 +320,10 @@ function EditorView({ mode, pipeline, version, team, writableTeams, canEdit, onS
 
   // -- save, restore, run ------------------------------------------------------------------
   const [dialog, setDialog] = useState<"save" | "run" | null>(null);
+  // The version this work builds on. A newer one saved meanwhile (by a colleague, in another tab)
+  // is named before this save supersedes it; saving again confirms.
+  const baseVersion = useRef<number | null>(pipeline?.latest_version?.number ?? null);
+  const supersedes = useRef<number | null>(null);
   const save = async (request: SaveRequest) => {
     const sent = specRef.current;
     if (mode === "new") {
@@ -323,7 +333,19 @@ function EditorView({ mode, pipeline, version, team, writableTeams, canEdit, onS
       navigate(`/pipelines/${created.id}/edit`, { replace: true });
       return;
     }
+    const newest = (await api.pipeline(pipeline!.id)).latest_version;
+    if (newest && baseVersion.current !== null && newest.number > baseVersion.current && supersedes.current !== newest.number) {
+      supersedes.current = newest.number;
+      onSaved(); // the version list shows it
+      throw new Error(
+        `${newest.created_by ?? "Someone"} saved version ${newest.number} on ${formatDateTime(newest.created_at)}, ` +
+          `after the version you started from (${baseVersion.current}). Save again to make your changes the newest ` +
+          `version (theirs stays in the version list), or cancel and open version ${newest.number} first.`,
+      );
+    }
     const saved = await api.saveVersion(pipeline!.id, { spec: sent, message: request.message });
+    baseVersion.current = saved.number;
+    supersedes.current = null;
     dispatch({ type: "saved", spec: sent });
     setDialog(null);
     setNotice({ kind: "info", text: `Saved version ${saved.number}.` });
@@ -527,7 +549,6 @@ function EditorView({ mode, pipeline, version, team, writableTeams, canEdit, onS
             onConnectEnd={onConnectEnd}
             isValidConnection={isValidConnection}
             onDelete={onDelete}
-            onNodeDragStop={onNodeDragStop}
             nodesDraggable={!isReadOnly}
             nodesConnectable={!isReadOnly}
             elementsSelectable

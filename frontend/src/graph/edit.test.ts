@@ -154,4 +154,10 @@ describe("addStep and placeSteps", () => {
     expect(spec.steps[1]!.position).toEqual({ x: 250, y: 0 });
     expect(spec.steps[0]).toBe(pipeline.steps[0]);
   });
+
+  it("gives back the same spec when no step moves, so a drag back to the start is no edit", () => {
+    const placed = placeSteps(pipeline, { train: { x: 250, y: 0 } });
+    expect(placeSteps(placed, { train: { x: 250.2, y: -0.3 } })).toBe(placed);
+    expect(placeSteps(placed, {})).toBe(placed);
+  });
 });

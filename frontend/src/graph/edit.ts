@@ -231,13 +231,12 @@ export function pasteSteps(
 
 /** Positions for every step from `layout`, leaving steps it does not name in place. */
 export function placeSteps(spec: PipelineSpec, positions: Readonly<Record<string, Position>>): PipelineSpec {
-  return {
-    ...spec,
-    steps: spec.steps.map((s) => {
-      const p = positions[s.name];
-      if (!p) return s;
-      const rounded = { x: Math.round(p.x), y: Math.round(p.y) };
-      return s.position && s.position.x === rounded.x && s.position.y === rounded.y ? s : { ...s, position: rounded };
-    }),
-  };
+  const steps = spec.steps.map((s) => {
+    const p = positions[s.name];
+    if (!p) return s;
+    const rounded = { x: Math.round(p.x), y: Math.round(p.y) };
+    return s.position && s.position.x === rounded.x && s.position.y === rounded.y ? s : { ...s, position: rounded };
+  });
+  // Nothing moved (a drag that came back where it started): the same spec, so no new edit.
+  return steps.every((s, i) => s === spec.steps[i]) ? spec : { ...spec, steps };
 }

@@ -1,14 +1,22 @@
-// The log of one step, streamed by polling with next_offset until the server says it is complete.
-// Mount it with key={step} so a new step starts from offset 0.
+// The log of one attempt of a step, streamed by polling with next_offset until the server says
+// it is complete. Mount it with key={`${step}:${attempt}`} so another log starts from offset 0.
+// A step that retried lets the reader pick an earlier attempt (`onPickAttempt`).
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { api, errorMessage, isAbort } from "../api/client";
 import type { StepRunStatus } from "../api/types";
 import { STEP_FINAL } from "../api/types";
+import { attemptChoices } from "./attempts";
 
 interface Props {
   runId: number;
   step: string;
+  /** The status of the step run (its latest attempt). */
   status: StepRunStatus | undefined;
+  /** The step run's latest attempt. */
+  latestAttempt: number;
+  /** The attempt whose log is shown. */
+  attempt: number;
+  onPickAttempt: (attempt: number) => void;
 }
 
 const RUNNING_POLL_MS = 1000;
@@ -16,15 +24,17 @@ const IDLE_POLL_MS = 3000;
 /** Keep the browser responsive on huge logs: show the tail. */
 const MAX_CHARS = 500_000;
 
-export function LogPanel({ runId, step, status }: Props) {
+export function LogPanel({ runId, step, status, latestAttempt, attempt, onPickAttempt }: Props) {
   const [text, setText] = useState("");
   const [isTrimmed, setIsTrimmed] = useState(false);
   const [isComplete, setIsComplete] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const offsetRef = useRef(0);
+  // An earlier attempt has ended: its log no longer grows.
+  const isOlder = attempt < latestAttempt;
   const statusRef = useRef(status);
-  statusRef.current = status;
-  const isFinal = status !== undefined && STEP_FINAL.has(status);
+  statusRef.current = isOlder ? "failed" : status;
+  const isFinal = isOlder || (status !== undefined && STEP_FINAL.has(status));
   // A complete log of a final step will not grow; a retried step (failed -> queued) will.
   const shouldPoll = !(isComplete && isFinal);
 
@@ -34,7 +44,7 @@ export function LogPanel({ runId, step, status }: Props) {
     let timer: number | undefined;
     const poll = async () => {
       try {
-        const chunk = await api.stepLog(runId, step, offsetRef.current, controller.signal);
+        const chunk = await api.stepLog(runId, step, offsetRef.current, controller.signal, attempt);
         if (controller.signal.aborted) return;
         offsetRef.current = chunk.next_offset;
         if (chunk.text) {
@@ -60,7 +70,7 @@ export function LogPanel({ runId, step, status }: Props) {
       controller.abort();
       if (timer !== undefined) window.clearTimeout(timer);
     };
-  }, [runId, step, shouldPoll]);
+  }, [runId, step, attempt, shouldPoll]);
 
   // Follow the end of the log unless the reader scrolled up.
   const preRef = useRef<HTMLPreElement>(null);
@@ -74,11 +84,28 @@ export function LogPanel({ runId, step, status }: Props) {
     if (pre) stickRef.current = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
   };
 
-  const state = isComplete && isFinal ? "complete" : status === "running" ? "streaming" : "waiting";
+  const choices = attemptChoices(latestAttempt);
+  const state = isComplete && isFinal ? "complete" : !isOlder && status === "running" ? "streaming" : "waiting";
   return (
-    <section className="log-panel" data-testid="log-panel" data-step={step} data-state={state}>
+    <section className="log-panel" data-testid="log-panel" data-step={step} data-attempt={attempt} data-state={state}>
       <header className="log-panel-head">
         <h3>Log</h3>
+        {choices.length > 0 && (
+          <label className="log-attempt">
+            <select
+              value={attempt}
+              onChange={(e) => onPickAttempt(Number(e.target.value))}
+              aria-label="Attempt whose log is shown"
+              data-testid="log-attempt"
+            >
+              {choices.map((c) => (
+                <option key={c.attempt} value={c.attempt}>
+                  {c.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <span className="muted" data-testid="log-state">
           {state === "complete" ? "complete" : state === "streaming" ? "streaming…" : "waiting for output…"}
         </span>

@@ -12,6 +12,7 @@ import { specToFlow } from "../graph/convert";
 import { DagView } from "../graph/DagView";
 import { ErrorMessage } from "../ui";
 import { useNow } from "../useNow";
+import { pickAttempt, shownAttempt, type PickedAttempt } from "./attempts";
 import { LogPanel } from "./LogPanel";
 import { metricsSteps } from "./results";
 import { RunResults } from "./RunResults";
@@ -112,12 +113,7 @@ function RunView({ run, connection, canEdit, onRunChanged }: ViewProps) {
           {selectedStep ? (
             <>
               <StepRunDetails name={selectedStep.name} stepRun={stepRuns.get(selectedStep.name)} onClose={() => select(null)} />
-              <LogPanel
-                key={`${selectedStep.name}:${stepRuns.get(selectedStep.name)?.attempt ?? 1}`}
-                runId={run.id}
-                step={selectedStep.name}
-                status={stepRuns.get(selectedStep.name)?.status}
-              />
+              <StepLog runId={run.id} step={selectedStep.name} stepRun={stepRuns.get(selectedStep.name)} />
             </>
           ) : (
             <StepPicker run={run} stepRuns={stepRuns} onSelect={select} />
@@ -234,6 +230,25 @@ function RunHeader({ run, connection, canEdit, onRunChanged }: ViewProps) {
         </p>
       )}
     </header>
+  );
+}
+
+/** The selected step's log: its latest attempt's, following a retry, unless the reader picked an
+ * earlier attempt (kept until another step is selected). */
+function StepLog({ runId, step, stepRun }: { runId: number; step: string; stepRun: StepRun | undefined }) {
+  const latest = stepRun?.attempt ?? 1;
+  const [picked, setPicked] = useState<PickedAttempt | null>(null);
+  const attempt = shownAttempt(picked, step, latest);
+  return (
+    <LogPanel
+      key={`${step}:${attempt}`}
+      runId={runId}
+      step={step}
+      status={stepRun?.status}
+      latestAttempt={latest}
+      attempt={attempt}
+      onPickAttempt={(n) => setPicked(pickAttempt(step, n, latest))}
+    />
   );
 }
 

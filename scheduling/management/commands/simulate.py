@@ -3,6 +3,7 @@
     python manage.py simulate --trace ../shared/data/philly_sample_2017-12-01.csv --policy sjf \\
         --gpus 2816 --teams ../shared/data/philly_vc_config.csv --borrowing
     python manage.py simulate --trace T --teams VC --isolated --compare --chart out.png
+    python manage.py simulate --trace T --nodes 8 --gpus-per-node 8 --placement pack --backfill reserve --compare
 """
 from __future__ import annotations
 
@@ -21,37 +22,68 @@ class Command(BaseCommand):
         parser.add_argument("--trace", required=True, help="trace CSV")
         parser.add_argument("--policy", default="fifo", choices=sorted(POLICIES))
         parser.add_argument("--gpus", type=int, default=None, help="GPUs in the shared cluster (default: the teams' total)")
-        parser.add_argument("--nodes-gpus", type=int, default=8, dest="gpus_per_node", help="GPUs per node")
+        parser.add_argument("--nodes", type=int, default=None, help="nodes in the shared cluster (GPUs: nodes x GPUs per node)")
+        parser.add_argument("--gpus-per-node", "--nodes-gpus", type=int, default=8, dest="gpus_per_node", help="GPUs per node")
         parser.add_argument("--teams", help="CSV of team,gpus: nominal GPU quotas")
         parser.add_argument("--borrowing", action="store_true", help="teams form one cohort and borrow unused quota")
         parser.add_argument("--isolated", action="store_true", help="one cluster per team, sized by its quota (Helios)")
         parser.add_argument("--placement", choices=["whole_nodes", "pack"], default="whole_nodes")
         parser.add_argument("--strict", action="store_true", help="strict head-of-line blocking instead of backfill")
+        parser.add_argument("--backfill", choices=["skip", "reserve"], default=None,
+                            help="instead of each policy's own rule: skip (any job that fits passes one that does not) "
+                                 "or reserve (EASY: only if it does not delay the first blocked job)")
         parser.add_argument("--compare", action="store_true", help="run every policy on the same trace")
-        parser.add_argument("--chart", help="PNG to write beside the table (with --compare)")
+        parser.add_argument("--policies", help="with --compare: these policies only, comma separated (e.g. fifo,sjf,srtf)")
+        parser.add_argument("--chart", help="with --compare: the PNG to write (default: <trace name>.compare.png here)")
 
-    def handle(self, *args, trace, policy, gpus, gpus_per_node, teams, borrowing, isolated, placement, strict,
-               compare, chart, **_):
+    def handle(self, *args, trace, policy, gpus, nodes, gpus_per_node, teams, borrowing, isolated, placement, strict,
+               backfill, compare, policies, chart, **_):
         if not Path(trace).exists():
             raise CommandError(f"no trace at {trace}")
-        jobs = simulator.load_trace(trace)
-        quotas = simulator.load_teams(teams) if teams else None
+        try:
+            jobs = simulator.load_trace(trace)
+        except (KeyError, ValueError) as e:
+            raise CommandError(f"{trace} is not a trace: it needs columns submit_time_s, duration_s, num_gpus and "
+                               f"team (or user), with numbers where numbers go ({e})") from e
+        if teams and not Path(teams).exists():
+            raise CommandError(f"no team quotas at {teams}")
+        try:
+            quotas = simulator.load_teams(teams) if teams else None
+        except (KeyError, ValueError) as e:
+            raise CommandError(f"{teams} is not a team quota file: it needs columns team and gpus ({e})") from e
         if isolated and quotas is None:
             raise CommandError("--isolated needs --teams: each team's cluster is sized by its quota")
+        if strict and backfill:
+            raise CommandError("--strict and --backfill are two answers to one question: give one")
+        if gpus_per_node <= 0:
+            raise CommandError("--gpus-per-node must be at least 1")
+        if nodes is not None:
+            if gpus is not None and gpus != nodes * gpus_per_node:
+                raise CommandError(f"--nodes {nodes} x --gpus-per-node {gpus_per_node} is not --gpus {gpus}")
+            gpus = nodes * gpus_per_node
         if gpus is None:
             gpus = sum(quotas.values()) if quotas else 0
         if gpus <= 0 and not isolated:
             raise CommandError("say how many GPUs the cluster has (--gpus), or give --teams")
         options = simulator.Options(policy=policy, gpus=gpus, gpus_per_node=gpus_per_node, quotas=quotas,
-                                    is_borrowing=borrowing, placement=placement, is_strict=strict, is_isolated=isolated)
-        names = sorted(POLICIES, key=list(POLICIES).index) if compare else [policy]
+                                    is_borrowing=borrowing, placement=placement, is_strict=strict, is_isolated=isolated,
+                                    head_of_line=backfill or "")
+        names = [policy]
+        if compare:
+            names = list(POLICIES)
+            if policies:
+                names = [p.strip() for p in policies.split(",") if p.strip()]
+                unknown = sorted(set(names) - set(POLICIES))
+                if unknown:
+                    raise CommandError(f"unknown policies {', '.join(unknown)}; known: {', '.join(POLICIES)}")
+            chart = chart or f"{Path(trace).stem}.compare.png"
         results = []
         for name in names:
             result = simulator.simulate(jobs, simulator.Options(**{**options.__dict__, "policy": name}))
             results.append(result)
         setup = ("isolated clusters per team" if isolated else f"{gpus} GPUs shared") + \
                 f", {gpus_per_node}-GPU nodes, {placement}" + (", borrowing" if borrowing else "") + \
-                (", strict head of line" if strict else "")
+                (", strict head of line" if strict else "") + (f", backfill {backfill}" if backfill else "")
         self.stdout.write(f"{len(jobs)} jobs from {trace}; {setup}")
         self.stdout.write(simulator.table(results))
         for r in results[:1]:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 from kubernetes.client import ApiException
 
-from .base import STARTED, ExecutorEvent
+from ..base import STARTED, ExecutorEvent
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..jobspec import dns_label, short_hash
-from .base import JobSpec
+from ...jobspec import dns_label, short_hash
+from ..base import JobSpec
 
 GROUP = "trellis.dev"
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -44,6 +44,7 @@ class KubernetesConfig:
     image_pull_secrets: tuple[str, ...] = ()
     ttl_after_finished_s: int = 3600
     pending_timeout_s: float = 600.0
+    volume_retention_s: float = 86400.0  # how long a final run's volume outlives it
     init_image: str = "busybox:1.36"  # makes the step's artifact directories; "" to skip
     extra_labels: Mapping[str, str] = field(default_factory=dict)
 
