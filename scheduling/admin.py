@@ -1,7 +1,8 @@
 """The Django admin for teams, quotas, cohorts, GPU classes and the cluster's policy.
 
-Saving a quota, a cohort or the cluster asks for a dispatch (``signals.py``); saving a quota
-also warns when the nominal quotas of all teams add up to more than the cluster holds.
+Saving a quota, a cohort or the cluster asks for a dispatch and refreshes the pages of the teams
+it touches (``signals.py``); saving a quota also warns when the nominal quotas of all teams add up
+to more than the cluster holds.
 """
 from __future__ import annotations
 

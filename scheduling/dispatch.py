@@ -18,7 +18,7 @@ from pipelines import services, states
 from pipelines.models import Run, StepRun
 from pipelines.spec import PipelineSpec, spec_from_dict
 
-from . import clusters, core, snapshot
+from . import clusters, core
 from .executors.base import Executor, JobSpec
 from .jobspec import job_spec_for
 from .models import Cluster, DispatchCursor, SchedulingDecision
@@ -39,12 +39,11 @@ def dispatch_once(*, executor: Executor, policy: str | None = None, now: datetim
     """One decision under ``policy`` (default: the cluster's), with the cluster's half-life."""
     capacity = executor.capacity()  # 1. ask the executor, outside any transaction
     cluster = clusters.current()
-    chosen = core.policies.get(policy or cluster.policy, half_life_s=cluster.fair_share_half_life_s)
+    chosen = clusters.policy_of(cluster, policy)
     with transaction.atomic():
         lock_dispatcher()  # 2. one dispatcher at a time
         started = time.perf_counter()
-        snap = snapshot.load(capacity=capacity, now=now, half_life_s=chosen.half_life_s,
-                             with_usage=chosen.name == "fair_share")
+        snap = clusters.snapshot_for(chosen, capacity=capacity, now=now)
         decision = core.admit(snap, policy=chosen, now=now)  # 3. decide, purely
         duration_ms = (time.perf_counter() - started) * 1000
         jobs = record_admissions(decision, executor=executor, now=now)  # 4. conditional updates
@@ -76,7 +75,7 @@ def record_admissions(decision: core.Decision, *, executor: Executor, now: datet
         return []
     is_borrowed = {a.step_run_id: a.is_borrowed for a in decision.placements}
     rows = {sr.pk: sr for sr in StepRun.objects.filter(pk__in=decision.admitted).select_related("team")}
-    runs = {r.pk: r for r in Run.objects.filter(pk__in={sr.run_id for sr in rows.values()})}
+    runs = {r.pk: r for r in Run.objects.filter(pk__in={sr.run_id for sr in rows.values()}).defer("spec")}
     jobs = []
     for step_run_id in decision.admitted:
         sr = rows[step_run_id]
@@ -230,21 +229,22 @@ def _log_path(executor: Executor, job: JobSpec) -> str:
 _parsed_specs: dict[tuple[int, datetime], PipelineSpec] = {}
 
 
-def _run_spec(run_id: int, created_at: datetime, spec: dict) -> PipelineSpec:
+def _run_spec(run: Run) -> PipelineSpec:
     """The run's spec, parsed once per process: a run's spec never changes (it is a snapshot),
-    and parsing a long pipeline's for every step admitted cost milliseconds per step. Keyed by
-    creation time too, as a flushed test database hands out ids again."""
-    key = (run_id, created_at)
+    and reading and parsing a long pipeline's for every step admitted cost milliseconds per step
+    (so the spec is read, if deferred, only here). Keyed by creation time too, as a flushed test
+    database hands out ids again."""
+    key = (run.pk, run.created_at)
     if key not in _parsed_specs:
         if len(_parsed_specs) >= 256:
             _parsed_specs.clear()
-        _parsed_specs[key] = spec_from_dict(spec)
+        _parsed_specs[key] = spec_from_dict(run.spec)
     return _parsed_specs[key]
 
 
 def _job_for(sr: StepRun, run: Run, executor: Executor, admission: int | None = None) -> JobSpec:
     """The job of the step run's current admission (or of ``admission``, the one being made)."""
-    step = _run_spec(run.pk, run.created_at, run.spec).step(sr.step_name)
+    step = _run_spec(run).step(sr.step_name)
     return job_spec_for(run_id=run.pk, team=sr.team.name, step=step, attempt=sr.attempt,
                         workdir=executor.workdir(run.pk), parameters=run.parameters,
                         admission=admission or max(1, sr.admissions))

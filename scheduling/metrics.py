@@ -1,14 +1,21 @@
 """How well the scheduler serves the teams, read from the database (for the API and Prometheus).
 
-- queueing delay: from the time a step run became ready (``queued_at``, kept across retries
-  and preemption) to its latest admission, for step runs admitted within the window;
+- queueing delay: per admission within the window, from the moment the step run last entered
+  the queue (it became ready, came back from a preemption, or its retry backoff ended) to that
+  admission. A step run keeps its first ``queued_at`` across retries and preemptions (its place
+  in line), so that is not the start: the time it spent running before would count as waiting;
 - completion time: from a run's creation to its end, for runs that ended within the window;
 - utilisation: what admitted, running and still-stopping (preempted) step runs hold now, per
   resource and GPU class, against the capacity the executor reports;
-- fairness: Jain's index over the teams' service ratios (run time / time from ready to end, of
-  the step runs that succeeded within the window), as the simulator computes it.
+- fairness: Jain's index over the teams' service ratios. A team's service ratio is the share of
+  the time its step runs were ready within the window (from first queued to their end, or now)
+  that they spent running: 1 when nothing of it waited, 0 when it was starved all along. Work
+  still waiting counts, so a team that gets nothing is seen (equal service gives 1, one team of
+  n served and the others starved gives 1/n). The simulator's index is the per-job mean of the
+  same ratio over finished jobs; here it is weighted by time, so a step that has just been
+  queued does not count as much as one that has waited for an hour.
 
-Sums and percentiles are ``core.metrics``'s, so the live figures and the simulator's agree.
+Means, percentiles and the index are ``core.metrics``'s, as in the simulator.
 """
 from __future__ import annotations
 
@@ -17,10 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping, Sequence
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from pipelines import states
-from pipelines.models import Run, StepRun
+from pipelines.models import Run, StepRun, StepRunEvent
 
 from .core import metrics as core_metrics
 from .core.types import Capacity
@@ -69,7 +76,7 @@ class TeamMetrics:
     queueing_delay: Distribution
     completion_time: Distribution
     held: Mapping[str, float]  # resource key -> held now
-    service_ratio: float | None  # mean run time / completion time of its step runs (1: never waited)
+    service_ratio: float | None  # share of its step runs' ready time in the window spent running (1: never waited)
     step_runs: Mapping[str, int]  # status -> step runs not final (pending, queued, admitted, running, preempted)
 
 
@@ -81,7 +88,7 @@ class Metrics:
     completion_time: Distribution  # over the teams shown
     teams: tuple[TeamMetrics, ...]
     utilisation: tuple[ResourceUse, ...]  # the whole cluster
-    jain: float | None  # over every team with step runs in the window
+    jain: float | None  # over every team with step runs ready in the window
     fairness_teams: int  # how many teams the index is over
 
 
@@ -94,7 +101,7 @@ def collect(*, capacity: Capacity, now: datetime, window_s: float, teams: Iterab
     completions = completion_times(since, now)
     held = held_by_team(capacity)
     counts = active_counts()
-    ratios = core_metrics.service_ratios(service_samples(since, now))
+    ratios = service_ratios(since, now)
     shown = set(names)
     per_team = tuple(
         TeamMetrics(team=t, queueing_delay=Distribution.of(delays.get(t, [])),
@@ -113,11 +120,28 @@ def collect(*, capacity: Capacity, now: datetime, window_s: float, teams: Iterab
 
 
 def queueing_delays(since: datetime, now: datetime) -> dict[str, list[float]]:
-    """Team -> seconds from ready to admitted, of the step runs admitted in (since, now]."""
+    """Team -> seconds each admission in (since, now] waited: from the step run's latest entry
+    into the queue before it (or the end of its retry backoff, ``ready_at``) to the admission."""
+    candidates = StepRun.objects.filter(admitted_at__gt=since)  # a later admission leaves admitted_at later still
+    rows = {pk: (team, ready_at) for pk, team, ready_at in candidates.values_list("pk", "team__name", "ready_at")}
     out: dict[str, list[float]] = {}
-    rows = StepRun.objects.filter(admitted_at__gt=since, admitted_at__lte=now, queued_at__isnull=False)
-    for team, queued_at, admitted_at in rows.values_list("team__name", "queued_at", "admitted_at"):
-        out.setdefault(team, []).append(max(0.0, (admitted_at - queued_at).total_seconds()))
+    entered: dict[int, datetime] = {}
+    events = (StepRunEvent.objects.filter(step_run_id__in=candidates.values("pk"),
+                                          to_status__in=(states.QUEUED, states.ADMITTED))
+              .order_by("step_run_id", "seq").values_list("step_run_id", "to_status", "at"))
+    for step_run_id, to_status, at in events:
+        if to_status == states.QUEUED:
+            entered[step_run_id] = at
+            continue
+        start = entered.pop(step_run_id, None)
+        if start is None or not since < at <= now:
+            continue
+        if step_run_id not in rows:  # admitted after the step runs were read: the next read counts it
+            continue
+        team, ready_at = rows[step_run_id]
+        if ready_at is not None and start < ready_at <= at:  # waited out a retry's backoff first
+            start = ready_at
+        out.setdefault(team, []).append(max(0.0, (at - start).total_seconds()))
     return out
 
 
@@ -130,16 +154,41 @@ def completion_times(since: datetime, now: datetime) -> dict[str, list[float]]:
     return out
 
 
-def service_samples(since: datetime, now: datetime) -> dict[str, list[tuple[float, float]]]:
-    """Team -> (run time, time from ready to end) of the step runs that succeeded in (since, now]."""
-    out: dict[str, list[tuple[float, float]]] = {}
-    rows = StepRun.objects.filter(status=states.SUCCEEDED, finished_at__gt=since, finished_at__lte=now,
-                                  started_at__isnull=False, queued_at__isnull=False)
-    for team, queued_at, started_at, finished_at in rows.values_list("team__name", "queued_at", "started_at",
-                                                                      "finished_at"):
-        ran = max(0.0, (finished_at - started_at).total_seconds())
-        out.setdefault(team, []).append((ran, max(ran, (finished_at - queued_at).total_seconds())))
-    return out
+def service_ratios(since: datetime, now: datetime) -> dict[str, float]:
+    """Team -> the share of its step runs' ready time within (since, now] that they spent
+    running, over the step runs ready at some time in the window: queued since ``queued_at``
+    (their first time) until they ended, or until now when still in flight."""
+    ready = (StepRun.objects.filter(queued_at__isnull=False, queued_at__lt=now)
+             .filter(~Q(status__in=states.STEP_FINAL) | Q(finished_at__gt=since)))
+    spans: dict[int, tuple[str, datetime, datetime]] = {}
+    for pk, team, status, queued_at, finished_at in ready.values_list("pk", "team__name", "status", "queued_at",
+                                                                       "finished_at"):
+        end = finished_at if status in states.STEP_FINAL and finished_at is not None else now
+        spans[pk] = (team, max(queued_at, since), min(end, now))
+    running: dict[int, float] = {}
+    started: dict[int, datetime] = {}
+    events = (StepRunEvent.objects.filter(step_run_id__in=ready.values("pk"))
+              .filter(Q(to_status=states.RUNNING) | Q(from_status=states.RUNNING))
+              .order_by("step_run_id", "seq").values_list("step_run_id", "to_status", "at"))
+    for step_run_id, to_status, at in events:
+        if to_status == states.RUNNING:
+            started[step_run_id] = at
+        elif step_run_id in started:
+            running[step_run_id] = running.get(step_run_id, 0.0) + _within(started.pop(step_run_id), at, since, now)
+    for step_run_id, at in started.items():  # still running
+        running[step_run_id] = running.get(step_run_id, 0.0) + _within(at, now, since, now)
+    ran: dict[str, float] = {}
+    waited_or_ran: dict[str, float] = {}
+    for step_run_id, (team, start, end) in spans.items():
+        ready_s = max(0.0, (end - start).total_seconds())
+        ran[team] = ran.get(team, 0.0) + min(ready_s, running.get(step_run_id, 0.0))
+        waited_or_ran[team] = waited_or_ran.get(team, 0.0) + ready_s
+    return {team: ran[team] / total if total > 0 else 1.0 for team, total in waited_or_ran.items()}
+
+
+def _within(start: datetime, end: datetime, since: datetime, now: datetime) -> float:
+    """Seconds of [start, end] inside [since, now]."""
+    return max(0.0, (min(end, now) - max(start, since)).total_seconds())
 
 
 def held_by_team(capacity: Capacity) -> dict[str, dict[str, float]]:

@@ -17,7 +17,7 @@ from django.db.models import Max
 from pipelines import states
 from pipelines.models import StepRun, StepRunEvent
 
-from . import clusters, core, snapshot
+from . import clusters, core
 from .core.admission import usage_of
 from .core.quota import label
 from .core.types import Capacity, Decision, TeamQuota
@@ -104,10 +104,10 @@ class TeamQueue:
 def team_queue(team: Team, *, capacity: Capacity, now: datetime) -> TeamQueue:
     """The team's queue as the next dispatch would see it. ``capacity``: the executor's, asked
     by the caller outside any transaction."""
-    cluster = clusters.current()
+    policy = clusters.policy_of(clusters.current())  # as dispatch_once builds it
     with transaction.atomic():  # one consistent read of queue, running work and quotas
-        snap = snapshot.load(capacity=capacity)
-        decision = core.admit(snap, policy=cluster.policy, now=now)
+        snap = clusters.snapshot_for(policy, capacity=capacity, now=now)
+        decision = core.admit(snap, policy=policy, now=now)
         waiting = _waiting(team, decision, snap)
         active = _active(team, decision)
     quota = snap.quotas.get(team.name)

@@ -482,3 +482,18 @@ class LogChunkSerializer(serializers.Serializer):
     offset = serializers.IntegerField(help_text="The byte offset this text starts at.")
     next_offset = serializers.IntegerField(help_text="Ask from here next time.")
     is_complete = serializers.BooleanField(help_text="The step has finished and this is the end of its log.")
+
+
+class AttemptSerializer(serializers.Serializer):
+    """One attempt of a step, told from its events (``attempts.summarise``)."""
+
+    attempt = serializers.IntegerField(help_text="1-based; a retry is a new attempt, a preemption is not.")
+    status = serializers.ChoiceField(choices=states.STEP_STATES, help_text="Its final or current status.")
+    queued_at = serializers.DateTimeField(allow_null=True, help_text="When it first became ready to run.")
+    started_at = serializers.DateTimeField(allow_null=True, help_text="When it first started running.")
+    finished_at = serializers.DateTimeField(allow_null=True, help_text="When it ended; null while it has not.")
+    node = serializers.CharField(allow_null=True, help_text="Where the latest attempt runs or ran; null for "
+                                                            "earlier attempts (their events do not record it).")
+    exit_code = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True, help_text="Why it is in its status: a failure's cause, say.")
+    admissions = serializers.IntegerField(help_text="Times it was admitted: more than 1 after a preemption.")

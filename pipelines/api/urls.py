@@ -16,5 +16,6 @@ urlpatterns = [
     path("runs/<int:pk>/cancel/", views.RunCancelView.as_view(), name="run-cancel"),
     path("runs/<int:pk>/retry/", views.RunRetryView.as_view(), name="run-retry"),
     path("runs/<int:pk>/steps/<str:step>/log/", views.StepLogView.as_view(), name="step-log"),
+    path("runs/<int:pk>/steps/<str:step>/attempts/", views.StepAttemptsView.as_view(), name="step-attempts"),
     path("runs/<int:pk>/artifacts/<str:step>/<str:output>/", views.ArtifactView.as_view(), name="run-artifact"),
 ]

@@ -30,11 +30,12 @@ from .. import dag, selectors, services
 from ..limits import node_limits
 from ..models import PipelineVersion
 from ..spec import spec_from_dict
-from . import artifacts, logs
+from . import artifacts, attempts, logs
 from .errors import Conflict
 from .parsers import JSONParser
 from .permissions import CanWriteTeam
 from .serializers import (
+    AttemptSerializer,
     LogChunkSerializer,
     LoginSerializer,
     LogQuerySerializer,
@@ -290,6 +291,21 @@ class StepLogView(ApiView):
         path, is_final = logs.attempt_log(step_run, query.get("attempt"))
         chunk = logs.read_chunk(path, offset=query["offset"], limit=query["limit"], is_final=is_final)
         return Response(chunk)
+
+
+class StepAttemptsView(ApiView):
+    pagination_class = None  # a handful of attempts, all at once
+
+    @extend_schema(responses={200: AttemptSerializer(many=True),
+                              404: OpenApiResponse(description="No such run (in your teams) or step.")},
+                   summary="A step's attempts, oldest first: each one's status, times, exit code, reason and "
+                           "admissions (a preempted attempt is admitted again)")
+    def get(self, request, pk: int, step: str):
+        run = _run(request.user, pk)
+        step_run = selectors.step_runs_of(run).filter(step_name=step).first()
+        if step_run is None:
+            raise Http404(f"run {run.pk} has no step {step!r}")
+        return Response(AttemptSerializer(attempts.attempts_of(step_run), many=True).data)
 
 
 class ArtifactView(ApiView):

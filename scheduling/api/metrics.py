@@ -11,11 +11,13 @@ process answers alike.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -27,6 +29,7 @@ from rest_framework.response import Response
 from pipelines import selectors
 
 from .. import metrics
+from ..core.types import Capacity
 from ..executors import get_executor
 
 DEFAULT_WINDOW_S = 3600.0
@@ -60,8 +63,9 @@ class TeamMetricsSerializer(serializers.Serializer):
     queueing_delay = DistributionSerializer(help_text="Ready to admitted, step runs admitted in the window.")
     completion_time = DistributionSerializer(help_text="Created to finished, runs that ended in the window.")
     held = serializers.DictField(child=serializers.FloatField(), help_text="Resource key -> held now.")
-    service_ratio = serializers.FloatField(allow_null=True,
-                                           help_text="Mean run time / (ready to end) of its step runs; 1: no waiting.")
+    service_ratio = serializers.FloatField(
+        allow_null=True, help_text="Share of its step runs' ready time in the window spent running (1: no waiting, "
+                                   "0: starved); null: nothing of it was ready in the window.")
     step_runs = serializers.DictField(child=serializers.IntegerField(), help_text="Status -> step runs not final.")
 
 
@@ -73,7 +77,8 @@ class MetricsSerializer(serializers.Serializer):
     teams = TeamMetricsSerializer(many=True)
     utilisation = ResourceUseSerializer(many=True, help_text="The whole cluster.")
     jain = serializers.FloatField(allow_null=True,
-                                  help_text="Jain's fairness index over all teams' service ratios (1: even).")
+                                  help_text="Jain's fairness index over all teams' service ratios: 1 when even, "
+                                            "1/n when one team of n is served and the others starved.")
     fairness_teams = serializers.IntegerField(help_text="Teams the index is over.")
 
 
@@ -105,13 +110,17 @@ class MetricsView(GenericAPIView):
 class TrellisCollector:
     """Reads the metrics from the database whenever the registry is collected (at scrape time)."""
 
-    def __init__(self, *, window_s: float = DEFAULT_WINDOW_S) -> None:
+    def __init__(self, *, window_s: float = DEFAULT_WINDOW_S, capacity: Capacity | None = None,
+                 now: datetime | None = None) -> None:
         self.window_s = window_s
+        self.capacity = capacity  # None: the executor's, at scrape time
+        self.now = now  # None: the time of the scrape
 
     def collect(self):
-        found = metrics.collect(capacity=_capacity(), now=timezone.now(), window_s=self.window_s)
+        found = metrics.collect(capacity=self.capacity or _capacity(), now=self.now or timezone.now(),
+                                window_s=self.window_s)
         yield _summary("trellis_queueing_delay_seconds",
-                       f"Seconds from ready to admitted, of step runs admitted in the last {self.window_s:g} s.",
+                       f"Seconds from entering the queue to admission, of admissions in the last {self.window_s:g} s.",
                        {t.team: t.queueing_delay for t in found.teams})
         yield _summary("trellis_run_completion_seconds",
                        f"Seconds from creation to end, of runs that ended in the last {self.window_s:g} s.",
@@ -131,15 +140,22 @@ class TrellisCollector:
                                       labels=["team", "resource"])
         step_runs = GaugeMetricFamily("trellis_step_runs", "Step runs not final, by team and status.",
                                       labels=["team", "status"])
+        service = GaugeMetricFamily(
+            "trellis_team_service_ratio",
+            f"Share of a team's step runs' ready time in the last {self.window_s:g} s spent running (1: no waiting).",
+            labels=["team"])
         for t in found.teams:
             for key, value in sorted(t.held.items()):
                 team_held.add_metric([t.team, key], value)
             for status, n in sorted(t.step_runs.items()):
                 step_runs.add_metric([t.team, status], n)
-        yield from (team_held, step_runs)
+            if t.service_ratio is not None:
+                service.add_metric([t.team], t.service_ratio)
+        yield from (team_held, step_runs, service)
         if found.jain is not None:
             yield GaugeMetricFamily("trellis_fairness_jain_index",
-                                    "Jain's fairness index over the teams' service ratios (1: even).", value=found.jain)
+                                    "Jain's fairness index over the teams' service ratios (1: even, 1/n: one team "
+                                    "of n served).", value=found.jain)
 
 
 def _summary(name: str, documentation: str, by_team: dict[str, metrics.Distribution]) -> Metric:
@@ -154,9 +170,11 @@ def _summary(name: str, documentation: str, by_team: dict[str, metrics.Distribut
     return family
 
 
-def exposition(*, window_s: float = DEFAULT_WINDOW_S) -> bytes:
+def exposition(*, window_s: float = DEFAULT_WINDOW_S, capacity: Capacity | None = None,
+               now: datetime | None = None) -> bytes:
+    """The Prometheus text exposition (format 0.0.4) of the metrics as of ``now`` (default: now)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(TrellisCollector(window_s=window_s))
+    registry.register(TrellisCollector(window_s=window_s, capacity=capacity, now=now))
     return generate_latest(registry)
 
 
@@ -168,8 +186,17 @@ class PrometheusRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         if isinstance(data, bytes):
             return data
-        detail = data.get("detail", data) if isinstance(data, dict) else data
-        return f"# {detail}\n".encode()  # a refusal, said as a comment
+        return "".join(f"# {line}\n" for line in _refusal_lines(data)).encode()  # a refusal, said as comments
+
+
+def _refusal_lines(data) -> list[str]:
+    """``{"detail": "..."}`` or field errors ``{"window_s": ["..."]}`` as plain lines."""
+    if not isinstance(data, dict):
+        return [str(data)]
+    if "detail" in data:
+        return [str(data["detail"])]
+    return [f"{field}: {' '.join(str(m) for m in (messages if isinstance(messages, list) else [messages]))}"
+            for field, messages in data.items()]
 
 
 class TextOnly(BaseContentNegotiation):
@@ -179,7 +206,7 @@ class TextOnly(BaseContentNegotiation):
         return parsers[0] if parsers else None
 
     def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], CONTENT_TYPE_LATEST
+        return renderers[0], CONTENT_TYPE_PLAIN_0_0_4
 
 
 class IsPlatformAdmin(BasePermission):
@@ -200,4 +227,4 @@ class PrometheusMetricsView(GenericAPIView):
     def get(self, request):
         query = MetricsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(exposition(window_s=query.validated_data["window_s"]), content_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(window_s=query.validated_data["window_s"]), content_type=CONTENT_TYPE_PLAIN_0_0_4)

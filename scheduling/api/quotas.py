@@ -1,16 +1,14 @@
 """Writing a team's quota, and what an admin should know about the sum of all quotas.
 
-Saving a Quota or GpuClassQuota triggers a dispatch through the models' signal; here the pages
-of the team and of the teams in its cohorts (before and after) are told too (``team.<id>``),
-after commit.
+Saving a Quota or GpuClassQuota asks for a dispatch and tells the pages of the team and of the
+teams of its cohorts, before and after (``team.<id>``), after commit: the models' signals do
+it (``scheduling/signals.py``), for the API and the Django admin alike.
 """
 from __future__ import annotations
 
 from decimal import Decimal
 
 from django.db import transaction
-
-from pipelines import outbox
 
 from ..core.types import Capacity
 from ..models import GpuClassQuota, Quota, Team
@@ -28,7 +26,6 @@ def save_quota(team: Team, data: dict, *, partial: bool) -> Quota:
     classes = data.pop("gpu_classes", None)
     with transaction.atomic():
         quota = Quota.objects.select_for_update().filter(team=team).first() or Quota(team=team)
-        cohorts = {quota.cohort_id}
         for field, value in data.items():
             setattr(quota, field, value)
         quota.save()
@@ -39,9 +36,6 @@ def save_quota(team: Team, data: dict, *, partial: bool) -> Quota:
                 GpuClassQuota.objects.update_or_create(
                     quota=quota, gpu_class=c["gpu_class"], defaults={"gpu": c["gpu"], "borrow_gpu": c.get("borrow_gpu")}
                 )
-        cohorts = {c for c in (*cohorts, quota.cohort_id) if c is not None}
-        lenders = Quota.objects.filter(cohort_id__in=cohorts).values_list("team_id", flat=True)
-        outbox.publish_team_changed({team.pk, *lenders})  # what the cohort lends changed for all of them
     return quota
 
 

@@ -24,7 +24,8 @@ class TeamSerializer(serializers.ModelSerializer):
     """A team of the caller's, with the caller's ``role`` in it (annotated by the view) and what
     the caller may do with its quota (team admins read it, platform admins change it)."""
 
-    role = serializers.ChoiceField(choices=Membership.ROLES, read_only=True, help_text="Your role in the team.")
+    role = serializers.ChoiceField(choices=Membership.ROLES, read_only=True, allow_null=True,
+                                   help_text="Your role in the team; null: you are a platform admin, not a member.")
     quota = QuotaSummarySerializer(read_only=True, allow_null=True)
     can_read_quota = serializers.SerializerMethodField(help_text="You may read the quota settings.")
     can_edit_quota = serializers.SerializerMethodField(help_text="You may change the quota (platform admins).")

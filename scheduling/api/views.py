@@ -1,11 +1,13 @@
 """Teams as their members see them: one view per operation.
 
 Members read their teams and queues; a team's admins also read its quota; platform admins
-(``is_staff``) read and change every team's quota. A team the caller cannot see is a 404.
+(``is_staff``) see every team, its queue and quota, member or not (their role in a team they
+are not a member of is null), and change every team's quota. A team the caller cannot see is a
+404.
 """
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -25,14 +27,24 @@ from .serializers import QuotaAnswerSerializer, QuotaSerializer, TeamQueueSerial
 NOT_YOURS = OpenApiResponse(description="Not a team of yours.")
 
 
+def visible_teams(user):
+    """The teams the caller may see: their own, or every team for a platform admin."""
+    return Team.objects.select_related("quota") if user.is_staff else selectors.teams_for(user)
+
+
 def _teams(user):
-    """The caller's teams, each annotated with the caller's ``role``."""
-    role = Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
-    return selectors.teams_for(user).annotate(role=Subquery(role))
+    """The teams the caller may see, each annotated with the caller's ``role`` (null: not a
+    member); a platform admin's own teams come first."""
+    mine = Membership.objects.filter(team=OuterRef("pk"), user=user)
+    teams = visible_teams(user).annotate(role=Subquery(mine.values("role")[:1]))
+    if user.is_staff:
+        teams = teams.annotate(is_member=Exists(mine)).order_by("-is_member", "name")
+    return teams
 
 
 class TeamListView(GenericAPIView):
-    @extend_schema(responses=TeamSerializer(many=True), summary="Your teams, your role and their quotas")
+    @extend_schema(responses=TeamSerializer(many=True), summary="Your teams, your role and their quotas",
+                   description="Platform admins get every team, theirs first.")
     def get(self, request):
         page = self.paginate_queryset(_teams(request.user))
         return self.get_paginated_response(TeamSerializer(page, many=True, context={"request": request}).data)
@@ -56,10 +68,10 @@ class TeamQueueView(GenericAPIView):
         summary="The team's waiting step runs in admission order, why each waits, what runs, usage against quota",
         description="Computed by the scheduling core on the cluster as it is now, under the cluster's policy: "
                     "`position` is the place in the whole cluster's order; `reason` is why the step run waits "
-                    "(or `admitted at the next dispatch`). Members of the team only.",
+                    "(or `admitted at the next dispatch`). Members of the team and platform admins.",
     )
     def get(self, request, pk: int):
-        team = get_object_or_404(selectors.teams_for(request.user), pk=pk)
+        team = get_object_or_404(visible_teams(request.user), pk=pk)
         return Response(queue_payload(team))
 
 

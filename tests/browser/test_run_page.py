@@ -116,3 +116,51 @@ def test_after_a_network_drop_the_page_resumes_with_nothing_missing_or_doubled(s
     assert resumed, "the page reconnected with ?after=<its last event>"
     assert len(network["events"]) == len(set(network["events"]))  # nothing delivered twice
     assert network["events"] == sorted(network["events"]) and network["events"][-1] == last_seq
+
+
+def test_a_step_that_failed_once_lists_both_attempts_live_with_the_first_ones_reason(stack, page, screenshot,
+                                                                                     make_team, make_user, tmp_path):
+    """Attempt 1 fails, attempt 2 waits for a gate and then succeeds. The side panel lists both,
+    newest first, with why attempt 1 failed, and follows attempt 2 to its end through the live
+    updates; picking attempt 1 (by keyboard) shows its log, and the log's own picker agrees."""
+    from django.utils import timezone
+
+    from pipelines import services
+
+    team = make_team("vision")
+    user = make_user("ada", team=team, role="viewer")
+    gate = tmp_path / "gate"
+    script = (f'echo "attempt $TRELLIS_ATTEMPT"; '
+              f'[ "$TRELLIS_ATTEMPT" -ge 2 ] || {{ echo "disk full" >&2; exit 3; }}; '
+              f'while [ ! -e {gate} ]; do sleep 0.05; done; echo trained')
+    pipeline = services.create_pipeline(team=team, name="flaky", user=user, spec={"steps": [
+        {"name": "train", "type": "custom", "image": "busybox", "command": ["sh", "-c", script],
+         "resources": {"cpu": 0.1, "memory_mb": 64}, "retries": 1},
+    ]})
+    run = services.submit_run(pipeline, user=user, now=timezone.now())
+
+    sign_in(page, stack.base_url, "ada", "pw-ada", next_path=f"/runs/{run.pk}?step=train")
+    page.wait_for_selector('[data-testid="attempt-2"][data-status="running"]', timeout=60_000)
+    attempts = page.get_by_test_id("step-attempts")
+    items = attempts.locator("button")
+    assert [items.nth(i).get_attribute("data-testid") for i in range(items.count())] == ["attempt-2", "attempt-1"]
+    assert page.get_by_test_id("attempt-1").get_attribute("data-status") == "failed"
+    assert page.get_by_test_id("attempt-1-reason").inner_text() == "exited with code 3"
+    assert "exit code 3" in page.get_by_test_id("attempt-1").inner_text()
+    assert page.get_by_test_id("attempt-2").get_attribute("aria-pressed") == "true"  # the latest log is shown
+
+    gate.touch()
+    page.wait_for_selector('[data-testid="run-status"][data-status="succeeded"]', timeout=60_000)
+    page.wait_for_selector('[data-testid="attempt-2"][data-status="succeeded"]', timeout=10_000)  # no reload
+
+    page.get_by_test_id("attempt-1").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector('[data-testid="log-panel"][data-attempt="1"][data-state="complete"]', timeout=10_000)
+    assert "disk full" in page.get_by_test_id("log-text").inner_text()
+    assert page.get_by_test_id("attempt-1").get_attribute("aria-pressed") == "true"
+    assert page.get_by_test_id("log-attempt").input_value() == "1"  # the log's own picker agrees
+    screenshot("run-page-attempts")
+
+    page.set_viewport_size({"width": 400, "height": 900})
+    fits = attempts.evaluate("el => el.scrollWidth <= el.clientWidth")
+    assert fits, "the attempts list fits a narrow window without scrolling sideways"

@@ -109,3 +109,17 @@ def test_a_team_admin_sees_the_quota_read_only_and_names_as_text(stack, page, bu
     heading = page.get_by_test_id("team-name")
     assert heading.inner_text() == "<b>Vision</b> & <script>co</script>"
     assert heading.locator("b, script").count() == 0
+
+
+def test_a_platform_admin_who_is_no_member_opens_the_team_page_from_the_list(stack, page, busy_team, make_user):
+    team, _ = busy_team
+    root = make_user("root")
+    root.is_staff = True
+    root.save()
+
+    open_team_page(page, stack, "root", team)
+    wait_for_queue(page)
+
+    assert page.get_by_test_id("queue-reason").all_inner_texts() == ["team vision: cpu 1 of 1 in use, asks 1"]
+    assert "platform admin, not a member" in page.locator(".team-page").inner_text()
+    page.get_by_test_id("quota-form").wait_for()

@@ -131,3 +131,27 @@ def test_only_members_of_the_team_may_connect(stack, team_and_user, make_team, m
             pass
 
     assert refused.value.response.status_code == 403
+
+
+def test_a_platform_admin_who_is_no_member_may_connect(stack, team_and_user, make_user):
+    team, _ = team_and_user
+    root = make_user("root")
+    root.is_staff = True
+    root.save()
+
+    with open_socket(stack, team.pk, root) as ws:
+        first = receive(ws, 10)
+
+    assert first["team"] == "vision"
+
+
+def test_a_team_that_does_not_exist_refuses_platform_admins_too(stack, make_user):
+    root = make_user("root")
+    root.is_staff = True
+    root.save()
+
+    with pytest.raises(InvalidStatus) as refused:
+        with open_socket(stack, 999999, root):
+            pass
+
+    assert refused.value.response.status_code == 403

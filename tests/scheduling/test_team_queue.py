@@ -145,3 +145,51 @@ def test_the_queue_is_documented_in_the_openapi_schema(api, make_user):
     get = schema["paths"]["/api/teams/{id}/queue/"]["get"]
     assert get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TeamQueue")
     assert "reason" in schema["components"]["schemas"]["QueuedStep"]["properties"]
+
+
+# -- one policy for the page and the dispatcher ------------------------------------------------
+
+
+def test_the_clusters_policy_carries_its_fair_share_half_life(db):
+    from scheduling import clusters
+
+    cluster = clusters.current()
+    cluster.policy, cluster.fair_share_half_life_s = "fair_share", 600.0
+    cluster.save()
+
+    assert (clusters.policy_of(cluster).name, clusters.policy_of(cluster).half_life_s) == ("fair_share", 600.0)
+    assert (clusters.policy_of(cluster, "sjf").name, clusters.policy_of(cluster, "sjf").half_life_s) == ("sjf", 600.0)
+
+
+def test_under_fair_share_the_page_shows_the_order_the_dispatcher_takes(make_pipeline, make_team, now):
+    """Team audio used 8 cpu for the past hour; vision holds 4 cpu now. With the cluster's
+    one-hour half-life audio's past weighs more than vision's present, so vision goes first
+    (under fair share's default day-long half-life it would be the other way round)."""
+    from scheduling import clusters
+
+    cluster = clusters.current()
+    cluster.policy, cluster.fair_share_half_life_s = "fair_share", 3600.0
+    cluster.save()
+    vision, audio = make_team("vision", cpu=16), make_team("audio", cpu=16)
+    executor = MemoryExecutor()
+    hour_ago = now - timedelta(hours=1)
+    past = submit(one_step(make_pipeline, audio, "past", cpu=8), hour_ago)
+    dispatch_once(executor=executor, now=hour_ago)
+    past_step = StepRun.objects.get(run=past)
+    services.transition(past_step.pk, to=states.RUNNING, expected=states.ADMITTED, attempt=1, now=hour_ago)
+    services.transition(past_step.pk, to=states.SUCCEEDED, expected=states.RUNNING, attempt=1,
+                        now=now - timedelta(seconds=1), exit_code=0)
+    holding = submit(one_step(make_pipeline, vision, "holding", cpu=4), now - timedelta(minutes=10))
+    dispatch_once(executor=executor, now=now - timedelta(minutes=10))
+    services.transition(StepRun.objects.get(run=holding).pk, to=states.RUNNING, expected=states.ADMITTED, attempt=1,
+                        now=now - timedelta(minutes=10))
+    audio_next = submit(one_step(make_pipeline, audio, "audio-next"), now - timedelta(seconds=2))
+    vision_next = submit(one_step(make_pipeline, vision, "vision-next"), now - timedelta(seconds=1))
+    ids = {StepRun.objects.get(run=r).pk: r for r in (audio_next, vision_next)}
+
+    on_page = [w for team in (vision, audio) for w in queue.team_queue(team, capacity=CAPACITY, now=now).waiting]
+    decision = dispatch_once(executor=executor, now=now)
+
+    assert decision.policy == "fair_share"
+    assert [ids[sid] for sid in decision.order] == [vision_next, audio_next]
+    assert sorted((w.position, w.run_id) for w in on_page) == [(1, vision_next.pk), (2, audio_next.pk)]

@@ -296,3 +296,57 @@ def test_the_quota_endpoints_are_documented(db):
 
     assert set(paths) >= {"get", "put", "patch"}
     assert "400" in paths["put"]["responses"]
+
+
+# -- platform admins who are not members -------------------------------------------------------
+
+
+@pytest.fixture
+def outsider_admin(make_team, make_user):
+    """A platform admin who is a viewer of audio and no member of vision or nlp."""
+    vision, audio, nlp = make_team("vision"), make_team("audio"), make_team("nlp")
+    root = make_user("root", team=audio, role="viewer")
+    root.is_staff = True
+    root.save()
+    return {"root": root, "vision": vision, "audio": audio, "nlp": nlp}
+
+
+def test_a_platform_admin_lists_every_team_their_own_first(api, outsider_admin):
+    body = api.as_user(outsider_admin["root"]).get("/api/teams/").json()
+
+    assert [(t["name"], t["role"]) for t in body["results"]] == [("audio", "viewer"), ("nlp", None), ("vision", None)]
+    assert all(t["can_read_quota"] and t["can_edit_quota"] for t in body["results"])
+
+
+def test_a_platform_admin_opens_a_team_they_are_not_a_member_of(api, outsider_admin, make_pipeline, now):
+    from pipelines import services
+    from tests.builders import spec, step
+
+    vision = outsider_admin["vision"]
+    run = services.submit_run(make_pipeline(spec(step("work")), team=vision), user=None, now=now)
+    client = api.as_user(outsider_admin["root"])
+
+    team = client.get(f"/api/teams/{vision.pk}/")
+    queue = client.get(f"/api/teams/{vision.pk}/queue/")
+    quota = client.get(f"/api/teams/{vision.pk}/quota/")
+
+    assert (team.status_code, queue.status_code, quota.status_code) == (200, 200, 200)
+    assert (team.json()["name"], team.json()["role"], team.json()["can_edit_quota"]) == ("vision", None, True)
+    assert [w["run_id"] for w in queue.json()["waiting"]] == [run.pk]
+    assert quota.json()["quota"]["cpu"] == 8.0
+
+
+def test_a_team_that_does_not_exist_is_a_404_for_platform_admins_too(api, outsider_admin):
+    client = api.as_user(outsider_admin["root"])
+
+    assert client.get("/api/teams/999999/").status_code == 404
+    assert client.get("/api/teams/999999/queue/").status_code == 404
+
+
+def test_members_still_see_only_their_own_teams(api, outsider_admin, make_user):
+    ada = make_user("ada", team=outsider_admin["vision"])
+
+    body = api.as_user(ada).get("/api/teams/").json()
+
+    assert [t["name"] for t in body["results"]] == ["vision"]
+    assert api.as_user(ada).get(f"/api/teams/{outsider_admin['nlp'].pk}/queue/").status_code == 404

@@ -14,6 +14,7 @@ import type {
   RunSubmit,
   RunSummary,
   SessionResponse,
+  StepAttempt,
   StepLogChunk,
   Team,
   TeamQueue,
@@ -232,4 +233,7 @@ export const api = {
       query: attempt === undefined ? { offset } : { offset, attempt },
       signal,
     }),
+  /** A step's attempts, oldest first, each with why it ended as it did. */
+  stepAttempts: (runId: number | string, step: string, signal?: AbortSignal) =>
+    request<StepAttempt[]>("GET", `/api/runs/${seg(String(runId))}/steps/${seg(step)}/attempts/`, { signal }),
 };

@@ -42,7 +42,8 @@ export interface Team {
   id: number;
   name: string;
   display_name: string;
-  role: TeamRole;
+  /** Null: the caller is a platform admin, not a member of the team. */
+  role: TeamRole | null;
   quota: Quota | null;
   /** The team's admins and platform admins read the quota settings. */
   can_read_quota: boolean;
@@ -322,6 +323,25 @@ export interface StepLogChunk {
   offset: number;
   next_offset: number;
   is_complete: boolean;
+}
+
+/** One attempt of a step (`GET /api/runs/<id>/steps/<step>/attempts/`, oldest first). */
+export interface StepAttempt {
+  attempt: number;
+  /** Its final or current status. */
+  status: StepRunStatus;
+  /** When it first became ready to run. */
+  queued_at: string | null;
+  /** When it first started running (a preemption does not move it). */
+  started_at: string | null;
+  /** Null while it has not ended. */
+  finished_at: string | null;
+  /** Only the latest attempt's is known. */
+  node: string | null;
+  exit_code: number | null;
+  reason: string;
+  /** Times it was admitted: more than 1 after a preemption. */
+  admissions: number;
 }
 
 // --- websocket messages (ws/runs/<id>/) -----------------------------------------------------

@@ -94,7 +94,7 @@ export function EditorPage({ mode }: { mode: EditorMode }) {
   if (isStale || pipeline.data === undefined || version.data === undefined || teams.data === undefined) {
     return <p className="muted page-pad">Loading the editor…</p>;
   }
-  const writable = teams.data.results.filter((t) => WRITE_ROLES.has(t.role));
+  const writable = teams.data.results.filter((t) => WRITE_ROLES.has(t.role ?? ""));
   const teamId = pipeline.data ? pipeline.data.team.id : Number(searchParams.get("team")) || writable[0]?.id;
   const team = teams.data.results.find((t) => t.id === teamId) ?? null;
   if (mode === "new" && writable.length === 0) {
@@ -109,7 +109,7 @@ export function EditorPage({ mode }: { mode: EditorMode }) {
         version={version.data}
         team={team}
         writableTeams={writable}
-        canEdit={team !== null && WRITE_ROLES.has(team.role)}
+        canEdit={team !== null && WRITE_ROLES.has(team.role ?? "")}
         onSaved={pipeline.reload}
       />
     </ReactFlowProvider>

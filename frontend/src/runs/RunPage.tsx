@@ -1,6 +1,6 @@
 // One run, live: the DAG coloured by step state, the run's status and times, cancel and retry
 // from failure, the results (final steps' metrics), a timeline of the steps, and the selected
-// step's details and log.
+// step's details, attempts and log.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, errorMessage } from "../api/client";
@@ -12,12 +12,13 @@ import { specToFlow } from "../graph/convert";
 import { DagView } from "../graph/DagView";
 import { ErrorMessage } from "../ui";
 import { useNow } from "../useNow";
-import { pickAttempt, shownAttempt, type PickedAttempt } from "./attempts";
+import { hasEarlierAttempts, pickAttempt, shownAttempt, type PickedAttempt } from "./attempts";
 import { LogPanel } from "./LogPanel";
 import { metricsSteps } from "./results";
 import { RunResults } from "./RunResults";
 import { stepRunsByStep } from "./runEvents";
 import { StatusBadge } from "./StatusBadge";
+import { StepAttempts } from "./StepAttempts";
 import { Timeline } from "./Timeline";
 import { useRunEvents, type ConnectionState } from "./useRunEvents";
 
@@ -111,10 +112,13 @@ function RunView({ run, connection, canEdit, onRunChanged }: ViewProps) {
         </div>
         <aside className="side-panel" data-testid="side-panel">
           {selectedStep ? (
-            <>
-              <StepRunDetails name={selectedStep.name} stepRun={stepRuns.get(selectedStep.name)} onClose={() => select(null)} />
-              <StepLog runId={run.id} step={selectedStep.name} stepRun={stepRuns.get(selectedStep.name)} />
-            </>
+            <SelectedStep
+              key={selectedStep.name}
+              runId={run.id}
+              step={selectedStep.name}
+              stepRun={stepRuns.get(selectedStep.name)}
+              onClose={() => select(null)}
+            />
           ) : (
             <StepPicker run={run} stepRuns={stepRuns} onSelect={select} />
           )}
@@ -233,22 +237,40 @@ function RunHeader({ run, connection, canEdit, onRunChanged }: ViewProps) {
   );
 }
 
-/** The selected step's log: its latest attempt's, following a retry, unless the reader picked an
- * earlier attempt (kept until another step is selected). */
-function StepLog({ runId, step, stepRun }: { runId: number; step: string; stepRun: StepRun | undefined }) {
+/** The selected step: its facts, its attempts once it has had more than one, and its log. The
+ * log is its latest attempt's, following a retry, unless the reader picked an earlier attempt in
+ * the list or the log's picker (one pick for both, kept until another step is selected). */
+function SelectedStep({
+  runId,
+  step,
+  stepRun,
+  onClose,
+}: {
+  runId: number;
+  step: string;
+  stepRun: StepRun | undefined;
+  onClose: () => void;
+}) {
   const latest = stepRun?.attempt ?? 1;
   const [picked, setPicked] = useState<PickedAttempt | null>(null);
   const attempt = shownAttempt(picked, step, latest);
+  const pick = (n: number) => setPicked(pickAttempt(step, n, latest));
   return (
-    <LogPanel
-      key={`${step}:${attempt}`}
-      runId={runId}
-      step={step}
-      status={stepRun?.status}
-      latestAttempt={latest}
-      attempt={attempt}
-      onPickAttempt={(n) => setPicked(pickAttempt(step, n, latest))}
-    />
+    <>
+      <StepRunDetails name={step} stepRun={stepRun} onClose={onClose} />
+      {stepRun && hasEarlierAttempts(latest) && (
+        <StepAttempts runId={runId} step={step} stepRun={stepRun} shown={attempt} onPick={pick} />
+      )}
+      <LogPanel
+        key={`${step}:${attempt}`}
+        runId={runId}
+        step={step}
+        status={stepRun?.status}
+        latestAttempt={latest}
+        attempt={attempt}
+        onPickAttempt={pick}
+      />
+    </>
   );
 }
 

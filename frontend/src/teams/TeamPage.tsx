@@ -35,7 +35,7 @@ export function TeamPage() {
         </span>
       </div>
       <p className="muted">
-        Your role: {t.role}
+        {t.role ? <>Your role: {t.role}</> : "You are a platform admin, not a member"}
         {q && (
           <>
             {" "}· policy <span className="mono">{q.policy}</span>
@@ -96,7 +96,7 @@ export function TeamList() {
         <ul className="team-list" data-testid="team-list">
           {teams.data.results.map((t) => (
             <li key={t.id}>
-              <Link to={`/teams/${t.id}`}>{t.display_name || t.name}</Link> <span className="muted small">{t.role}</span>
+              <Link to={`/teams/${t.id}`}>{t.display_name || t.name}</Link> <span className="muted small">{t.role ?? "not a member"}</span>
             </li>
           ))}
         </ul>
