@@ -169,6 +169,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery closes the database connection around every task unless told to reuse it: a dispatch then
+# paid a new connection (PostgreSQL: a new server process) each time. Reused, it is closed as
+# Django closes a request's (mlops_web/celery.py: CONN_MAX_AGE, or after an error).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BEAT_SCHEDULE = {
     "dispatch-safety-net": {
         "task": "scheduling.dispatch",

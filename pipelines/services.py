@@ -151,7 +151,7 @@ def retry_run(run_id: int, *, now: datetime, user=None) -> bool:
         run = _locked_run(run_id)
         if run is None or run.status not in states.RUN_RETRYABLE:
             return False
-        steps = {s.name: s for s in spec_from_dict(run.spec).steps}
+        steps = {s.name: s for s in _spec_of(run).steps}
         rows = {sr.step_name: sr for sr in StepRun.objects.filter(run=run)}
         again = [name for name in steps if rows[name].status in states.STEP_RETRYABLE]
         if not again:  # a cancelled run whose every step had succeeded: nothing to run
@@ -233,8 +233,24 @@ def _locked_run(run_id: int) -> Run | None:
     """The run, locked until commit (a row lock on PostgreSQL; SQLite's IMMEDIATE transaction holds
     the write lock already): its ``last_seq`` is then ours to advance."""
     return Run.objects.select_for_update().filter(pk=run_id).only(
-        "id", "team_id", "status", "reason", "spec", "last_seq"
-    ).first()
+        "id", "team_id", "status", "reason", "last_seq", "created_at"
+    ).first()  # not the spec: read (deferred) only when a final move needs it, see _spec_of
+
+
+_parsed_specs: dict[tuple[int, datetime], PipelineSpec] = {}
+
+
+def _spec_of(run: Run) -> PipelineSpec:
+    """The run's spec, parsed once per process: a run's spec is a snapshot that never changes, and
+    reading and parsing a long pipeline's on every transition cost milliseconds each. Keyed by
+    creation time too, as a flushed test database hands out ids again."""
+    key = (run.pk, run.created_at)
+    spec = _parsed_specs.get(key)
+    if spec is None:
+        if len(_parsed_specs) >= 256:
+            _parsed_specs.clear()
+        spec = _parsed_specs[key] = spec_from_dict(run.spec)
+    return spec
 
 
 @dataclass
@@ -258,6 +274,7 @@ class _Change:
     reason: str
     exit_code: int | None
     log_path: str = ""  # set when the move records where the attempt's log is kept (admission)
+    is_preemptible: bool = False  # (read for a start only)
 
 
 def _timestamps(to: str, sr: StepRun, now: datetime) -> dict[str, Any]:
@@ -283,10 +300,16 @@ def _apply_one(move: _Move, now: datetime) -> _Change | None:
     if not won:
         return None
     change = _Change(sr.pk, sr.step_name, attempt, sr.status, move.to, move.reason, move.exit_code,
-                     log_path=move.fields.get("log_path") or "")
+                     log_path=move.fields.get("log_path") or "",
+                     is_preemptible=move.to == states.RUNNING and sr.is_preemptible)
     for key, value in updates.items():
         setattr(sr, key, value)
     return change
+
+
+# What follow-ups and the run's outcome read of the run's other step runs (a long pipeline's rows
+# cost milliseconds to load whole); a field left out would be read row by row, so add what they read.
+_ROW_FIELDS = ("id", "run_id", "step_name", "status", "attempt", "max_attempts", "reason", "exit_code", "queued_at")
 
 
 def _apply(run: Run, moves: list[_Move], *, now: datetime, run_status: str | None = None,
@@ -303,8 +326,8 @@ def _apply(run: Run, moves: list[_Move], *, now: datetime, run_status: str | Non
             continue
         changes.append(change)
         if move.to in states.STEP_FINAL:
-            spec = spec or spec_from_dict(run.spec)
-            rows = rows or {sr.step_name: sr for sr in StepRun.objects.filter(run_id=run.pk)}
+            spec = spec or _spec_of(run)
+            rows = rows or {sr.step_name: sr for sr in StepRun.objects.filter(run_id=run.pk).only(*_ROW_FIELDS)}
             rows[move.step_run.step_name] = move.step_run
             pending.extend(_follow_ups(move, spec, rows, now))
     if changes:
@@ -392,8 +415,11 @@ def _record(run: Run, changes: list[_Change], *, now: datetime, run_status: str,
         for i, c in enumerate(changes)
     )
     outbox.publish_step_events([e.as_message() for e in events], team_ids=[run.team_id])
+    # Only running work is preempted, so the start of a preemptible step run may be what a waiting
+    # dispatch needs; the start of any other changes nothing a dispatch decides.
     frees_or_queues = any(
-        c.from_status in states.STEP_HOLDING or c.to_status == states.QUEUED and c.from_status == states.PENDING
+        c.from_status in states.STEP_HOLDING and (c.to_status != states.RUNNING or c.is_preemptible)
+        or c.to_status == states.QUEUED and c.from_status == states.PENDING
         for c in changes
     )
     if frees_or_queues:

@@ -40,6 +40,8 @@ def dispatch_once(*, executor: Executor, policy: str | None = None, now: datetim
     capacity = executor.capacity()  # 1. ask the executor, outside any transaction
     cluster = clusters.current()
     chosen = clusters.policy_of(cluster, policy)
+    if not StepRun.objects.filter(status=states.QUEUED).exists():  # nothing waits: nothing to decide
+        return core.Decision(policy=chosen.name)  # (a request that an earlier dispatch served already)
     with transaction.atomic():
         lock_dispatcher()  # 2. one dispatcher at a time
         started = time.perf_counter()

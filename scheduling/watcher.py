@@ -51,12 +51,19 @@ def record_event(event: ExecutorEvent, *, now: datetime) -> bool:
 
 
 def record_batch(events: list[ExecutorEvent]) -> None:
-    """Record events that arrived together in one transaction, so their websocket messages and
-    dispatch request leave together."""
-    with transaction.atomic():
-        now = timezone.now()
-        for event in events:
-            record_event(event, now=now)
+    """Record events that arrived together, in one transaction so that their websocket messages and
+    dispatch request leave together; but the jobs that ended first, in a transaction of their own:
+    they free quota and ready their dependents, and a busy watcher's starts must not hold back the
+    dispatch their ends ask for. Each job's own events keep their order."""
+    ending = {e.handle for e in events if e.kind != STARTED}
+    first = [e for e in events if e.handle in ending]
+    rest = [e for e in events if e.handle not in ending]
+    now = timezone.now()
+    for part in (first, rest):
+        if part:
+            with transaction.atomic():
+                for event in part:
+                    record_event(event, now=now)
 
 
 def follow(executor: Executor, *, name: str, should_stop: Callable[[], bool] = lambda: False) -> None:

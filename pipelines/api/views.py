@@ -281,12 +281,18 @@ class RunRetryView(ApiView):
         return Response(RunDetailSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
+def _step_run(run, step: str):
+    step_run = selectors.step_runs_of(run).filter(step_name=step).first()
+    if step_run is None:
+        raise Http404(f"run {run.pk} has no step {step!r}")
+    return step_run
+
+
 class StepLogView(ApiView):
     @extend_schema(parameters=[LogQuerySerializer], responses=LogChunkSerializer,
                    summary="A chunk of a step's log (its latest attempt's, or ?attempt=<n>), from a byte offset")
     def get(self, request, pk: int, step: str):
-        run = _run(request.user, pk)
-        step_run = get_object_or_404(selectors.step_runs_of(run), step_name=step)
+        step_run = _step_run(_run(request.user, pk), step)
         query = _validated(LogQuerySerializer, request.query_params)
         path, is_final = logs.attempt_log(step_run, query.get("attempt"))
         chunk = logs.read_chunk(path, offset=query["offset"], limit=query["limit"], is_final=is_final)
@@ -301,10 +307,7 @@ class StepAttemptsView(ApiView):
                    summary="A step's attempts, oldest first: each one's status, times, exit code, reason and "
                            "admissions (a preempted attempt is admitted again)")
     def get(self, request, pk: int, step: str):
-        run = _run(request.user, pk)
-        step_run = selectors.step_runs_of(run).filter(step_name=step).first()
-        if step_run is None:
-            raise Http404(f"run {run.pk} has no step {step!r}")
+        step_run = _step_run(_run(request.user, pk), step)
         return Response(AttemptSerializer(attempts.attempts_of(step_run), many=True).data)
 
 
@@ -315,7 +318,7 @@ class ArtifactView(ApiView):
                    summary="A step's output, when it is a JSON file of at most 1 MB (metrics, say)")
     def get(self, request, pk: int, step: str, output: str):
         run = _run(request.user, pk)
-        get_object_or_404(selectors.step_runs_of(run), step_name=step)
+        _step_run(run, step)
         declared = next((s.get("outputs", []) for s in run.spec.get("steps", []) if s.get("name") == step), [])
         if output not in declared:
             raise Http404(f"step {step!r} declares no output {output!r}")

@@ -39,16 +39,22 @@ class Policy:
     def may_preempt(self, w: Waiting, r: Running, now: datetime) -> str | None:
         """Why ``w`` may preempt ``r`` under this policy (None: it may not). Reclaiming borrowed
         quota is not a policy matter: admission does it under every policy."""
-        if not r.is_preemptible or r.is_stopping or not (r.team == w.team or r.is_borrowed):
+        if not self.preempts(w, r, now):
             return None
-        if self.preemption == "priority" and r.priority < w.priority:
+        if self.preemption == "priority":
             return f"preempted for step run {w.step_run_id} of higher priority ({w.priority} > {r.priority})"
-        if self.preemption == "remaining" and w.estimate_s is not None:
-            left = remaining_s(r, now)
-            if left > w.estimate_s:
-                return (f"preempted for step run {w.step_run_id}, which has less time to run "
-                        f"({w.estimate_s:g} s < {left:g} s)")
-        return None
+        return (f"preempted for step run {w.step_run_id}, which has less time to run "
+                f"({w.estimate_s:g} s < {remaining_s(r, now):g} s)")
+
+    def preempts(self, w: Waiting, r: Running, now: datetime) -> bool:
+        """Whether ``w`` may preempt ``r`` (``may_preempt`` without the words)."""
+        if not r.is_preemptible or r.is_stopping or not (r.team == w.team or r.is_borrowed):
+            return False
+        if self.preemption == "priority":
+            return r.priority < w.priority
+        if self.preemption == "remaining":
+            return w.estimate_s is not None and remaining_s(r, now) > w.estimate_s
+        return False
 
 
 def remaining_s(r: Running, now: datetime) -> float:
@@ -63,31 +69,45 @@ def _line(w: Waiting) -> tuple:
     return (w.submitted_at, w.step_run_id)
 
 
-_LINE = attrgetter("submitted_at", "step_run_id")  # _line, in C
+_ID, _SUBMITTED = attrgetter("step_run_id"), attrgetter("submitted_at")
+
+
+def in_line(waiting: Sequence[Waiting]) -> list[Waiting]:
+    """Sorted by ``_line``: two stable sorts, by id and then by submit time, which compare
+    plain values instead of tuples (about twice as fast)."""
+    if len(waiting) < 2:
+        return list(waiting)
+    return sorted(sorted(waiting, key=_ID), key=_SUBMITTED)
 
 
 def by_submit_time(waiting, snap, now, policy, ledger) -> list[Waiting]:
     """fifo: by the time a step became ready (kept across preemption), then by step run id."""
-    return sorted(waiting, key=_LINE)
+    return in_line(waiting)
 
 
 def by_estimate(waiting, snap, now, policy, ledger) -> list[Waiting]:
     """sjf and srtf: by estimated (remaining) run time, shortest first; steps without an
     estimate after all others; then by submit time, then by id."""
     inf = math.inf
-    line = sorted(waiting, key=_LINE)  # two stable sorts: by line, then by estimate (cheaper than tuple keys)
-    return sorted(line, key=lambda w: inf if w.estimate_s is None else w.estimate_s)
+    line = in_line(waiting)  # stable sorts: by line, then by estimate (cheaper than tuple keys)
+    return _by_keys(line, [inf if w.estimate_s is None else w.estimate_s for w in line])
 
 
 def by_aged_priority(waiting, snap, now, policy, ledger) -> list[Waiting]:
     """priority and resource_aware: by priority plus ``ageing_per_hour`` for every hour waited,
     highest first (so nothing starves), then by submit time, then by id."""
     rate = policy.ageing_per_hour / 3600.0
+    # one sort: aged priorities seldom tie, so the submit times and ids behind them are seldom compared
+    return _by_keys(list(waiting), [
+        (-(w.priority + rate * (s if (s := (now - w.submitted_at).total_seconds()) > 0.0 else 0.0)), w.submitted_at,
+         w.step_run_id) for w in waiting])
 
-    def key(w: Waiting) -> float:
-        return -(w.priority + rate * max(0.0, (now - w.submitted_at).total_seconds()))
 
-    return sorted(sorted(waiting, key=_LINE), key=key)  # two stable sorts: by line, then by aged priority
+def _by_keys(line: list[Waiting], keys: list) -> list[Waiting]:
+    """``line`` sorted (stably) by ``keys``, worked out beforehand: no Python call per step."""
+    if len(line) < 2:
+        return line
+    return [line[i] for i in sorted(range(len(line)), key=keys.__getitem__)]
 
 
 def by_fair_share(waiting, snap, now, policy, ledger: Ledger) -> Iterator[Waiting]:
@@ -101,7 +121,7 @@ def by_fair_share(waiting, snap, now, policy, ledger: Ledger) -> Iterator[Waitin
     else its nominal quota's dominant share of the cluster).
     """
     if len({w.team for w in waiting}) <= 1:  # one team: its own line is the order
-        yield from sorted(waiting, key=_LINE)
+        yield from in_line(waiting)
         return
     totals = ledger.fixed.get("totals")
     if totals is None:
@@ -111,7 +131,7 @@ def by_fair_share(waiting, snap, now, policy, ledger: Ledger) -> Iterator[Waitin
         weights = ledger.fixed["weights"] = (snap.quotas, {})
     weights = weights[1]  # team -> weight, for these quotas and nodes
     queues: dict[str, list[Waiting]] = {}
-    for w in sorted(waiting, key=_LINE):
+    for w in in_line(waiting):
         queues.setdefault(w.team, []).append(w)
     past: dict[str, tuple[float, float, float]] = {}
     for team in queues:
@@ -143,12 +163,19 @@ def by_fair_share(waiting, snap, now, policy, ledger: Ledger) -> Iterator[Waitin
     heapq.heapify(heap)
     nxt = dict.fromkeys(queues, 0)
     while heap:
-        _, team = heapq.heappop(heap)
-        q = queues[team]
-        yield q[nxt[team]]
-        nxt[team] += 1
-        if nxt[team] < len(q):
-            heapq.heappush(heap, (share(team), team))
+        value, team = heapq.heappop(heap)
+        q, k = queues[team], nxt[team]
+        while True:  # the team's steps while it stays first (no heap work meanwhile)
+            yield q[k]
+            k += 1
+            if k == len(q):
+                break
+            known = shares[team]
+            value = known[1] if known[0] == ledger.team_version.get(team, 0) else share(team)
+            if heap and heap[0] < (value, team):  # another team goes first: this one waits its turn
+                heapq.heappush(heap, (value, team))
+                break
+        nxt[team] = k
 
 
 def _weight(snap: Snapshot, team: str, totals: list[float]) -> float:

@@ -63,6 +63,20 @@ def team_shortfall(team: str, quota: TeamQuota, asks: Mapping[str, float], *, us
     ...                cohort_used={"gpu": 16}, cohort_nominal={"gpu": 16}, may_borrow=True)
     ('team vision: gpu 8 of 8 in use, asks 1; cohort has 0 to lend', True)
     """
+    refusal, borrows = team_verdict(team, quota, asks, used=used, nominal=nominal, cohort_used=cohort_used,
+                                    cohort_nominal=cohort_nominal, may_borrow=may_borrow)
+    return (None if refusal is None else refusal_text(refusal)), borrows
+
+
+Refusal = tuple  # (team, resource key, in use, nominal, asked, why it may not borrow, its figure)
+
+
+def team_verdict(team: str, quota: TeamQuota, asks: Mapping[str, float], *, used: Mapping[str, float],
+                 nominal: Mapping[str, float], cohort_used: Mapping[str, float] | None,
+                 cohort_nominal: Mapping[str, float] | None, may_borrow: bool) -> tuple[Refusal | None, bool]:
+    """``team_shortfall`` in figures, not words: (the refusal or None, whether taking it borrows).
+    A refusal is a plain tuple, so a caller that meets the same one again can reuse its text
+    (``refusal_text``) instead of writing it out anew."""
     borrows = False
     for key, asked in asks.items():
         cap = nominal.get(key)
@@ -71,21 +85,68 @@ def team_shortfall(team: str, quota: TeamQuota, asks: Mapping[str, float], *, us
         busy = used.get(key, 0.0)
         if busy + asked <= cap + EPS:
             continue
-        head = f"team {team}: {label(key)} {_fmt(busy)} of {_fmt(cap)} in use, asks {_fmt(asked)}"
-        if not quota.cohort or cohort_nominal is None:
-            return head, False
-        if not may_borrow:
-            return f"{head}; a step that cannot be preempted does not borrow", False
-        limit = None if quota.borrowing_limit is None else quota.borrowing_limit.get(key)
-        if limit is not None and busy + asked > cap + limit + EPS:
-            return f"{head}; borrowing limit {_fmt(limit)} reached", False
-        in_cohort = (cohort_used or {}).get(key, 0.0)
-        room = cohort_nominal.get(key, 0.0) - in_cohort
-        if asked > room + EPS:
-            lend = max(0.0, room - max(0.0, cap - busy))
-            return f"{head}; cohort has {_fmt(lend)} to lend", False
+        refusal = borrowing_refusal(team, quota, key, busy, cap, asked, cohort_used, cohort_nominal, may_borrow)
+        if refusal is not None:
+            return refusal, False
         borrows = True
     return None, borrows
+
+
+def borrowing_refusal(team: str, quota: TeamQuota, key: str, busy: float, cap: float, asked: float,
+                      cohort_used: Mapping[str, float] | None, cohort_nominal: Mapping[str, float] | None,
+                      may_borrow: bool) -> Refusal | None:
+    """Why the team may not borrow ``asked`` of ``key`` beyond its nominal ``cap`` with ``busy``
+    in use (None: it may)."""
+    terms = Borrowing(team, quota, key, cap, cohort_nominal, may_borrow)
+    return terms.refusal(busy, asked, {quota.cohort: cohort_used} if cohort_used is not None else {})
+
+
+class Borrowing:
+    """The terms on which a team may borrow one resource key beyond its nominal quota ``cap``,
+    worked out once (they depend on its quota and its cohort's only)."""
+
+    __slots__ = ("team", "key", "cap", "never", "limit", "cohort", "cohort_cap")
+
+    def __init__(self, team: str, quota: TeamQuota, key: str, cap: float, cohort_nominal: Mapping[str, float] | None,
+                 may_borrow: bool) -> None:
+        self.team, self.key, self.cap, self.cohort = team, key, cap, quota.cohort
+        self.never: str | None = None  # why it may never borrow ("": it has no cohort), or None
+        if not quota.cohort or cohort_nominal is None:
+            self.never = ""
+        elif not may_borrow:
+            self.never = "preemptible"
+        self.limit = None if quota.borrowing_limit is None else quota.borrowing_limit.get(key)
+        self.cohort_cap = 0.0 if cohort_nominal is None else cohort_nominal.get(key, 0.0)
+
+    def refusal(self, busy: float, asked: float, cohort_used: Mapping[str, Mapping[str, float]]) -> Refusal | None:
+        """Why it may not borrow ``asked`` with ``busy`` in use, its cohort's members holding
+        ``cohort_used[cohort]`` (None: it may)."""
+        cap = self.cap
+        if self.never is not None:
+            return (self.team, self.key, busy, cap, asked, self.never, 0.0)
+        limit = self.limit
+        if limit is not None and busy + asked > cap + limit + EPS:
+            return (self.team, self.key, busy, cap, asked, "limit", limit)
+        room = self.cohort_cap - (cohort_used.get(self.cohort) or NO_USE).get(self.key, 0.0)
+        if asked > room + EPS:
+            return (self.team, self.key, busy, cap, asked, "lend", max(0.0, room - max(0.0, cap - busy)))
+        return None
+
+
+NO_USE: Mapping[str, float] = {}
+
+
+def refusal_text(refusal: Refusal) -> str:
+    """The words for a ``team_verdict`` refusal."""
+    team, key, busy, cap, asked, why, figure = refusal
+    head = f"team {team}: {label(key)} {_fmt(busy)} of {_fmt(cap)} in use, asks {_fmt(asked)}"
+    if why == "preemptible":
+        return f"{head}; a step that cannot be preempted does not borrow"
+    if why == "limit":
+        return f"{head}; borrowing limit {_fmt(figure)} reached"
+    if why == "lend":
+        return f"{head}; cohort has {_fmt(figure)} to lend"
+    return head
 
 
 def team_never(team: str, quota: TeamQuota, asks: Mapping[str, float], *, nominal: Mapping[str, float],

@@ -6,9 +6,12 @@ TRELLIS_EXECUTOR=kubernetes; the fake cluster (tests/fakes/kube.py) runs here an
 over HTTP by the real client.
 
 Printed: Jobs created per second; the delay from a Job's completion (the fake's status update to
-Complete) to the creation of its dependent's Job, median and p99, split into the watcher's part
-(completion -> the step run recorded succeeded) and the dispatcher's part (-> the next Job
-created). Target: p99 under 100 ms from completion to the next Job.
+Complete) to the creation of its dependent's Job, median and p99, split into three parts: the
+watcher seeing it (completion -> the watcher starts recording it), the hand-over (-> the
+dispatch task that admits the dependent starts: the watcher's transaction, the request through
+Redis, waiting for the worker) and the dispatch itself (-> the dependent's Job created). The
+parts' times are the ones the watcher and the dispatcher record (``finished_at``,
+``admitted_at``). Target: p99 under 100 ms from completion to the next Job.
 """
 from __future__ import annotations
 
@@ -118,18 +121,19 @@ def _measure(cluster, clock: Clock, stack, *, runs: int, chain: int) -> None:
     failed = Run.objects.filter(pk__in=run_ids).exclude(status="succeeded").count()
 
     names = {(sr["run_id"], sr["step_name"]): sr for sr in StepRun.objects.filter(run_id__in=run_ids).values(
-        "run_id", "step_name", "handle", "finished_at")}
-    total, watcher, dispatcher = [], [], []
+        "run_id", "step_name", "handle", "finished_at", "admitted_at")}
+    total, watcher, handover, dispatcher = [], [], [], []
     for run_id in run_ids:
         for i in range(1, chain):
             before, after = names[(run_id, f"s{i - 1:02d}")], names[(run_id, f"s{i:02d}")]
             completed, created = clock.completed.get(before["handle"]), clock.created.get(after["handle"])
             if completed is None or created is None:
                 continue
-            recorded = before["finished_at"].timestamp()
+            recorded, admitted = before["finished_at"].timestamp(), after["admitted_at"].timestamp()
             total.append((created - completed) * 1000)
             watcher.append((recorded - completed) * 1000)
-            dispatcher.append((created - recorded) * 1000)
+            handover.append((admitted - recorded) * 1000)
+            dispatcher.append((created - admitted) * 1000)
     jobs = [clock.created[sr["handle"]] for sr in names.values() if sr["handle"] in clock.created]
 
     print(f"{runs} runs x {chain}-step chains = {len(names)} step runs, {len(jobs)} Jobs created "
@@ -138,8 +142,9 @@ def _measure(cluster, clock: Clock, stack, *, runs: int, chain: int) -> None:
           + f" (of {elapsed * (os.cpu_count() or 1):.0f} the machine had)")
     print(f"Jobs created per second: {len(jobs) / (max(jobs) - min(jobs)):.0f}")
     print(f"{'completion -> dependent Job created (ms)':<44} {'median':>8} {'p99':>8} {'max':>8}")
-    for label, values in (("total", total), ("  watcher: completion -> step recorded", watcher),
-                          ("  dispatch: recorded -> next Job created", dispatcher)):
+    for label, values in (("total", total), ("  watcher: completion -> recording starts", watcher),
+                          ("  hand-over: -> the dispatch task starts", handover),
+                          ("  dispatch: -> the next Job created", dispatcher)):
         print(f"{label:<44} {statistics.median(values):>8.1f} {_p99(values):>8.1f} {max(values):>8.1f}")
     p99 = _p99(total)
     print(f"\np99 completion -> next Job: {p99:.1f} ms; target {TARGET_MS:.0f} ms ({p99 / TARGET_MS:.2f}x target)")

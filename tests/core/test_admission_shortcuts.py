@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduling.core import POLICIES, admit
+from scheduling.core import POLICIES, admit, placement
 from scheduling.core.admission import admit_holding, admit_plainly
 from scheduling.core.ledger import Ledger
 from scheduling.core.policies import get
@@ -99,6 +100,31 @@ def test_the_shortcuts_give_the_same_decision_and_reasons_as_working_every_step_
     policy = policy_named(name)
 
     assert admit(snap, policy=policy, now=NOW) == admit_plainly(snap, policy=policy, now=NOW)
+
+
+@st.composite
+def crowded_snapshots(draw) -> Snapshot:
+    """Many like nodes (so placement meets long buckets of them) and a long queue."""
+    count = draw(st.integers(4, 16))
+    cluster = tuple(Node(f"n{i:02d}", cpu=8, memory_mb=65536, gpu=draw(st.sampled_from([0, 8])), gpu_class="a100",
+                         labels={"zone": "x"}) for i in range(count))
+    q = draw(quotas())
+    first = draw(steps(1000, draw(st.integers(0, 20)), pipelines=("",)))
+    start = admit_plainly(Snapshot(first, (), q, nodes=cluster), policy="fifo", now=T0)
+    by_id = {w.step_run_id: w for w in first}
+    running = tuple(Running(a.step_run_id, w.team, w.request, nodes=a.nodes, gang=len(a.nodes), priority=w.priority,
+                            is_preemptible=w.is_preemptible, is_borrowed=a.is_borrowed, started_at=T0,
+                            estimate_s=w.estimate_s) for a in start.placements for w in [by_id[a.step_run_id]])
+    return Snapshot(draw(steps(1, draw(st.integers(0, 60)), pipelines=("",))), running, q, nodes=cluster)
+
+
+@settings(max_examples=200, deadline=None)
+@given(crowded_snapshots(), policies)
+def test_placement_skips_the_nodes_an_earlier_search_found_too_full_without_changing_a_decision(snap, name):
+    policy = policy_named(name)
+
+    with patch.object(placement, "SHORT", 1):  # skip from a bucket's second node on, as in a large cluster
+        assert admit(snap, policy=policy, now=NOW) == admit_plainly(snap, policy=policy, now=NOW)
 
 
 @settings(max_examples=150, deadline=None)

@@ -17,6 +17,7 @@ from pipelines.models import Run, StepRun, StepRunEvent
 from scheduling.dispatch import dispatch_once, reconcile
 from scheduling.dispatch import release_volumes
 from scheduling.executors.kubernetes.manifests import ATTEMPT, RUN, STEP
+from scheduling.models import Cluster, Cohort, Quota
 from tests.conftest import wait_until
 from tests.fakes.kube import FakeCluster, Outcome, node
 from tests.fakes.kube_api import ApiError
@@ -25,7 +26,9 @@ from tests.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-OUTCOMES: dict[int, dict[str, Outcome]] = {}  # run id -> step (or "step#attempt") -> what its pods do
+# run id -> step, "step#attempt" or the job's own name without "trellis-<run>-" ("train-1-r2": the
+# second admission of attempt 1) -> what its pods do
+OUTCOMES: dict[int, dict[str, Outcome]] = {}
 
 DEFAULT = Outcome.succeed(run_s=0.05)
 
@@ -33,7 +36,8 @@ DEFAULT = Outcome.succeed(run_s=0.05)
 def outcome_of(job: dict) -> Outcome:
     notes = job["metadata"]["annotations"]
     planned = OUTCOMES.get(int(notes[RUN]), {})
-    return planned.get(f"{notes[STEP]}#{notes[ATTEMPT]}") or planned.get(notes[STEP], DEFAULT)
+    own = job["metadata"]["name"].removeprefix(f"trellis-{notes[RUN]}-")
+    return planned.get(own) or planned.get(f"{notes[STEP]}#{notes[ATTEMPT]}") or planned.get(notes[STEP], DEFAULT)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +128,7 @@ def test_the_digits_pipeline_runs_as_jobs_each_step_exactly_once(stack, cluster,
 
 # Each failure outcome: the step's final state and reason; its dependents are skipped.
 FAILURES = {
-    "exit code": (Outcome.exit(3, run_s=0.05), "failed", "exited with code 3"),
+    "exit 1": (Outcome.exit(1, run_s=0.05), "failed", "exited with code 1"),
     "OOMKilled": (Outcome.oom(run_s=0.05), "failed",
                   "OOMKilled: exit 137, the step went over its memory limit of 2048Mi"),
     "ImagePullBackOff": (Outcome.image_pull(), "failed",
@@ -219,6 +223,65 @@ def test_cancel_deletes_the_job_and_leaves_no_pod(stack, cluster, people):
     assert set(statuses(run).values()) == {"cancelled"}
     time.sleep(0.3)  # the watcher sees the deletion: a cancelled step does not move again
     assert moves(run, "prepare") == ["queued", "admitted", "running", "cancelled"]
+
+
+def pod_history(cluster, job_name) -> list[dict]:
+    """Every state the job's pods were seen in, oldest first."""
+    return [c.obj for c in cluster.store.changes_after(0)
+            if c.resource.plural == "pods" and c.labels.get("job-name") == job_name]
+
+
+@pytest.fixture
+def four_cpus(cluster):
+    """The cluster shrunk to one node of 4 cpu for a test (node-1 cordoned meanwhile)."""
+    cluster.add_node(node("node-small", cpu="4", memory="16Gi"))
+    cluster.cordon("node-1")
+    yield cluster
+    cluster.cordon("node-1", is_cordoned=False)
+    cluster.remove_node("node-small")
+
+
+def test_a_preempted_step_gets_its_grace_period_then_goes_back_to_the_queue_and_runs_again(stack, four_cpus,
+                                                                                            make_team):
+    # Teams a and b lend each other quota (2 cpu each) on a 4-cpu cluster. a's preemptible step
+    # runs on 3: one borrowed from b, which b then reclaims.
+    cluster = four_cpus
+    a, b = make_team("a", cpu=2), make_team("b", cpu=2)
+    Quota.objects.filter(team__in=[a, b]).update(cohort=Cohort.objects.create(name="lab"))
+    Cluster.objects.update_or_create(name="default", defaults={"policy": "fifo", "preemption_grace_s": 30})
+    train = {"name": "train", "type": "custom", "image": "trellis/train:1", "command": ["python", "train.py"],
+             "resources": {"cpu": 3, "memory_mb": 256}, "preemptible": True, "timeout_s": 600}
+    # Its first job's pod checkpoints for 0.5 s after SIGTERM, well within the grace period.
+    borrower = submit(a, None, [train], {"train-1": Outcome.hang(term_s=0.5)})
+    first, second = f"trellis-{borrower.pk}-train-1", f"trellis-{borrower.pk}-train-1-r2"
+    wait_until(lambda: StepRun.objects.filter(run=borrower, status="running", is_borrowed=True).exists(),
+               what="team a's step to run on borrowed quota")
+
+    lender = submit(b, None, [{**train, "name": "evaluate", "resources": {"cpu": 2, "memory_mb": 256},
+                               "preemptible": False}])
+    borrower = wait_until(lambda: finished(borrower.pk), what="team a's run to finish")
+    lender = wait_until(lambda: finished(lender.pk), what="team b's run to finish")
+
+    assert (borrower.status, lender.status) == ("succeeded", "succeeded"), stack.log_tail("worker")
+    assert moves(borrower, "train") == ["queued", "admitted", "running", "preempted", "queued", "admitted",
+                                        "running", "succeeded"]
+    preempted = StepRunEvent.objects.get(run=borrower, to_status="preempted")
+    assert preempted.reason.startswith("preempted: team b reclaims its nominal quota"), preempted.reason
+    # The pod was deleted with the cluster's grace period, got SIGTERM and exited by itself (143,
+    # not killed with 137), and nothing of the first job is left.
+    states_seen = pod_history(cluster, first)
+    assert {p["metadata"].get("deletionGracePeriodSeconds") for p in states_seen} >= {30}
+    ended = [p for p in states_seen if p["status"].get("phase") == "Failed"]
+    assert ended and ended[-1]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 143
+    assert not cluster.job(first) and first not in {p["metadata"]["labels"]["job-name"] for p in cluster.pods()}
+    # The same attempt came back with a job of its own; each job was created once.
+    sr = StepRun.objects.get(run=borrower)
+    assert (sr.attempt, sr.admissions, sr.handle) == (1, 2, second)
+    assert jobs_created(cluster, borrower) == {first: 1, second: 1}
+    # Team b's step was admitted once a's job had ended, before a's step was admitted again.
+    requeued, readmitted = StepRunEvent.objects.filter(run=borrower, to_status__in=["queued", "admitted"]) \
+        .order_by("seq").values_list("id", flat=True)[2:4]
+    assert requeued < StepRunEvent.objects.get(run=lender, to_status="admitted").id < readmitted
 
 
 def test_a_watcher_cut_off_while_a_job_completes_resumes_after_410_and_runs_the_next_step_once(stack, cluster,

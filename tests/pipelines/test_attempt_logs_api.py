@@ -100,6 +100,13 @@ def test_an_attempt_the_step_has_not_had_is_a_404_saying_which_it_had(api, membe
     assert response.json() == {"detail": f"step 'train' has no attempt {attempt}: it has had attempts 1 to 2"}
 
 
+def test_a_step_the_run_does_not_have_is_a_404_naming_it(api, member, retried):
+    response = api.as_user(member[0]).get(f"/api/runs/{retried.pk}/steps/nope/log/")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"run {retried.pk} has no step 'nope'"}
+
+
 def test_a_step_on_its_first_attempt_has_no_attempt_2(api, member, make_pipeline, now):
     user, team = member
     run = services.submit_run(make_pipeline(spec(step("train")), team=team), user=user, now=now)

@@ -220,6 +220,34 @@ def test_an_unfinished_job_that_vanished_while_disconnected_is_failed_on_relist(
     events.close()
 
 
+@pytest.mark.parametrize("bookmark_interval_s, is_relisted", [(0.1, False), (3600, True)],
+                         ids=["bookmarks keep it current", "without bookmarks it relists"])
+def test_a_quiet_watch_kept_current_by_bookmarks_resumes_after_a_compaction_without_relisting(
+        caplog, bookmark_interval_s, is_relisted):
+    with FakeCluster(bookmark_interval_s=bookmark_interval_s) as cluster:
+        executor = executor_for(cluster)
+        events = executor.watch(None)
+        while next(events) is not None:  # listed
+            pass
+        for is_cordoned in (True, False):  # the cluster moves on; nothing of Trellis's changes
+            cluster.cordon("node-1", is_cordoned=is_cordoned)
+        quiet_until = time.monotonic() + 0.6
+        while time.monotonic() < quiet_until:
+            assert next(events) is None
+        caplog.set_level("INFO", logger="scheduling.executors.kubernetes.streams")
+        cluster.compact()  # every watch is cut off; resuming from before now is 410 Gone
+        spec = job(executor)
+        cluster.on(spec.name, Outcome.succeed())
+        executor.submit(spec)
+        seen = []
+        while not seen or seen[-1].kind != EXITED:
+            if (event := next(events)) is not None:
+                seen.append(event)
+        events.close()
+    assert (seen[-1].handle, seen[-1].exit_code) == (spec.name, 0)
+    assert ("too old" in caplog.text) == is_relisted  # a relist costs a list of every job and pod
+
+
 def test_a_cut_off_watch_reconnects_and_misses_nothing(executor, cluster):
     spec = job(executor)
     cluster.on(spec.name, Outcome.succeed(run_s=0.3))

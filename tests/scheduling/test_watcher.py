@@ -15,8 +15,9 @@ from pipelines.models import Run, StepRun, StepRunEvent
 from scheduling.executors.base import EXITED, FAILED, STARTED, ExecutorEvent
 from scheduling.jobspec import job_name
 from scheduling.models import DispatchCursor
-from scheduling.watcher import follow, record_event
+from scheduling.watcher import follow, record_batch, record_event
 from tests.builders import spec, step
+from tests.scheduling.test_quota_admin import dispatches_sent
 
 pytestmark = pytest.mark.django_db
 
@@ -158,6 +159,40 @@ def test_the_same_event_twice_is_recorded_once(run, now, event, expected):
 
     assert recorded == [True, False]
     assert transitions(run) == expected
+
+
+@pytest.mark.django_db(transaction=True)  # committed: the request leaves for the real broker
+@pytest.mark.parametrize("is_preemptible, asks", [(False, 0), (True, 1)], ids=["other work", "preemptible work"])
+def test_a_start_asks_for_a_dispatch_only_when_the_step_may_be_preempted(make_pipeline, now, is_preemptible, asks):
+    # Only running work is preempted: a dispatch that wanted to preempt this step while it was
+    # only admitted can now; any other start frees nothing and readies nothing.
+    run = services.submit_run(make_pipeline(spec(step("train", preemptible=is_preemptible))), user=None, now=now)
+    handle = admit(run, now)
+    before = dispatches_sent()
+
+    record_event(started(handle), now=now)
+
+    assert train(run).status == "running"
+    assert dispatches_sent() - before == asks
+
+
+def test_a_batchs_ends_are_recorded_before_the_other_jobs_starts(make_pipeline, now):
+    pipeline = make_pipeline(spec(step("prepare"), step("train", depends_on=["prepare"])))
+    ending, starting = (services.submit_run(pipeline, user=None, now=now) for _ in range(2))
+    handles = []
+    for r in (ending, starting):
+        sr = StepRun.objects.get(run=r, step_name="prepare")
+        handles.append(job_name(r.pk, "prepare", 1))
+        services.transition(sr.pk, to=states.ADMITTED, expected=states.QUEUED, now=now, handle=handles[-1])
+
+    # Another run's start came first, then this one's end (its start unseen): the end, which
+    # readies a dependent and asks for a dispatch, is committed first.
+    record_batch([started(handles[1]), exited(handles[0], 0)])
+
+    recorded = StepRunEvent.objects.filter(to_status__in=["running", "succeeded"]).order_by("id")
+    assert [(e.run_id, e.to_status) for e in recorded] == [(ending.pk, "running"), (ending.pk, "succeeded"),
+                                                           (starting.pk, "running")]
+    assert StepRun.objects.get(run=ending, step_name="train").status == "queued"
 
 
 # -- follow ----------------------------------------------------------------------------------

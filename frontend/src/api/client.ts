@@ -204,6 +204,8 @@ export const api = {
     request<QuotaAnswer>("GET", `/api/teams/${seg(String(id))}/quota/`, { signal }),
   saveTeamQuota: (id: number | string, body: QuotaSettings) =>
     request<QuotaAnswer>("PUT", `/api/teams/${seg(String(id))}/quota/`, { body }),
+  changeTeamQuota: (id: number | string, body: Partial<QuotaSettings>) =>
+    request<QuotaAnswer>("PATCH", `/api/teams/${seg(String(id))}/quota/`, { body }),
 
   pipelines: (page: PageQuery = {}, signal?: AbortSignal) =>
     request<Paginated<PipelineSummary>>("GET", "/api/pipelines/", { query: { ...page }, signal }),

@@ -4,7 +4,7 @@ import { api, ApiError, errorMessage } from "../api/client";
 import type { QuotaAnswer, QuotaSettings } from "../api/types";
 import { useApi } from "../api/useApi";
 import { ErrorMessage } from "../ui";
-import { formatAmount, formOf, quotaBody, quotaFieldErrors, type QuotaForm } from "./teamQueue";
+import { formatAmount, formOf, quotaBody, quotaChanges, quotaFieldErrors, type QuotaForm } from "./teamQueue";
 
 export function QuotaPanel({ teamId, canEdit }: { teamId: number; canEdit: boolean }) {
   const state = useApi((signal) => api.teamQuota(teamId, signal), [teamId]);
@@ -100,7 +100,10 @@ function QuotaEditor({ teamId, answer, onSaved }: { teamId: number; answer: Quot
     setFailure(null);
     setSaved(false);
     try {
-      const next = await api.saveTeamQuota(teamId, quotaBody(form));
+      // A new quota is set whole; an existing one changes only in what this admin changed.
+      const next = answer.quota
+        ? await api.changeTeamQuota(teamId, quotaChanges(formOf(answer.quota), form))
+        : await api.saveTeamQuota(teamId, quotaBody(form));
       setErrors({});
       setForm(formOf(next.quota));
       onSaved(next);

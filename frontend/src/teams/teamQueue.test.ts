@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ResourceUsage } from "../api/types";
-import { describeUsage, formatAmount, formOf, queueOf, quotaBody, quotaFieldErrors, teamSocketUrl, usageBar } from "./teamQueue";
+import { describeUsage, formatAmount, formOf, queueOf, quotaBody, quotaChanges, quotaFieldErrors, teamSocketUrl, usageBar } from "./teamQueue";
 
 const usage = (over: Partial<ResourceUsage>): ResourceUsage => ({
   resource: "gpu",
@@ -95,5 +95,29 @@ describe("the quota form", () => {
       quotaFieldErrors({ cpu: ["Too small."], gpu_classes: { "1": { gpu_class: ["No such class."] } } }),
     ).toEqual({ cpu: "Too small.", "gpu_classes.1.gpu_class": "No such class." });
     expect(quotaFieldErrors({ gpu_classes: ["Listed twice."] })).toEqual({ gpu_classes: "Listed twice." });
+  });
+});
+
+describe("quotaChanges", () => {
+  const quota = {
+    cpu: 2, memory_mb: 1024, gpu: 0, borrow_cpu: null, borrow_memory_mb: null, borrow_gpu: null,
+    cohort: null, weight: null, gpu_classes: [{ gpu_class: "a100", gpu: 2, borrow_gpu: null }],
+  };
+
+  it("sends only the fields the admin changed, so a colleague's change to another stays", () => {
+    const form = { ...formOf(quota), memory_mb: "2048" };
+    expect(quotaChanges(formOf(quota), form)).toEqual({ memory_mb: 2048 });
+  });
+
+  it("sends nothing when nothing changed", () => {
+    expect(quotaChanges(formOf(quota), formOf(quota))).toEqual({});
+  });
+
+  it("sends the GPU class rows whole when one changed, and a cleared limit as null", () => {
+    const base = formOf({ ...quota, borrow_cpu: 4 });
+    const form = { ...base, borrow_cpu: " ", gpu_classes: [{ gpu_class: "a100", gpu: "3", borrow_gpu: "" }] };
+    expect(quotaChanges(base, form)).toEqual({
+      borrow_cpu: null, gpu_classes: [{ gpu_class: "a100", gpu: 3, borrow_gpu: null }],
+    });
   });
 });

@@ -130,6 +130,18 @@ export function quotaBody(form: QuotaForm): QuotaSettings {
   } as QuotaSettings;
 }
 
+/** Only what the admin changed since the quota was loaded (`base`), so that saving does not put
+ * back a field someone else changed meanwhile. GPU class rows go as a whole when any changed. */
+export function quotaChanges(base: QuotaForm, form: QuotaForm): Partial<QuotaSettings> {
+  const before = quotaBody(base) as unknown as Record<string, unknown>;
+  const after = quotaBody(form) as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(after)) {
+    if (JSON.stringify(after[key]) !== JSON.stringify(before[key])) out[key] = after[key];
+  }
+  return out as Partial<QuotaSettings>;
+}
+
 /** DRF's errors for the quota, by field; a GPU class row's by `gpu_classes.<i>.<field>`. */
 export function quotaFieldErrors(body: unknown): Record<string, string> {
   const out: Record<string, string> = {};

@@ -3,8 +3,10 @@
 While a step's pod runs, a thread follows its log (``follow=true``) into the step's log file;
 when its job ends the file is completed from the pod's whole log *before* the end is reported,
 so a step that is final in the database has its whole log on disk (and the log stays readable
-after the pod is garbage-collected). A copy that starts again (the watcher restarted, a follow
-was cut) skips the bytes the file holds already: a container's log only grows.
+after the pod is garbage-collected). A follow that reached the end of its stream has the whole
+log already (the stream ends when the container does): then nothing is read again. A copy that
+starts again (the watcher restarted, a follow was cut) skips the bytes the file holds already: a
+container's log only grows.
 
 The API call itself is the executor's (``read_log``); this module holds threads and files only.
 """
@@ -69,6 +71,7 @@ class _Follower:
         self.args = (read_log, namespace, pod, path)
         self.stopping = threading.Event()
         self.response = None
+        self.is_whole = False  # the followed stream ended: the container did, and the file has it all
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"pod-log-{pod}")
         self.thread.start()
 
@@ -77,6 +80,7 @@ class _Follower:
         while not self.stopping.is_set():
             try:
                 copy_log(*self.args, follow=True, on_response=self._keep)
+                self.is_whole = not self.stopping.is_set()  # (a stop cuts the stream short)
                 return  # the stream ended: the container did
             except ApiException as exc:
                 if exc.status == 404:  # the pod is gone; the job's end completes what it can
@@ -130,6 +134,8 @@ class LogCopier:
                 follower.thread.join(JOIN_S)
             if follower.thread.is_alive():  # two writers would duplicate bytes: leave it the file
                 log.warning("the log follower of %s did not stop; its log may be incomplete", job)
+                return
+            if follower.is_whole:  # no need to read the whole log again
                 return
         if where is None:
             return
