@@ -33,8 +33,19 @@ def _send_task(name: str, args: tuple = (), countdown: float | None = None) -> N
 
     try:
         app.send_task(name, args=args, countdown=countdown)
-    except Exception:  # the broker being down must not undo a committed transition
-        log.exception("could not enqueue %s; the periodic dispatch will catch up", name)
+    except Exception as exc:  # the broker being down must not undo a committed transition
+        _log_failure(exc, "could not enqueue %s; the periodic dispatch will catch up", name)
+
+
+def _log_failure(exc: Exception, message: str, *args) -> None:
+    """Redis not answering (not started yet, or down) is one line; anything else, a traceback."""
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    if isinstance(exc, (OSError, OperationalError, RedisConnectionError)):
+        log.warning(message + " (Redis is not answering: %s)", *args, exc)
+    else:
+        log.error(message, *args, exc_info=exc)
 
 
 class _Publisher:
@@ -69,8 +80,8 @@ class _Publisher:
                 await layer.group_send(run_group(message["run"]), message)
             for team_id in team_ids:
                 await layer.group_send(team_group(team_id), {"type": "team.changed", "team": team_id})
-        except Exception:
-            log.exception("could not publish %d step events", len(messages))
+        except Exception as exc:
+            _log_failure(exc, "could not publish %d step events", len(messages))
 
 
 _publisher = _Publisher()
